@@ -8,8 +8,10 @@ import { test } from 'node:test';
 
 const SRC = resolve(import.meta.dirname, '..', 'src');
 
+// errors.ts and log.ts sit just beneath model/ inside tier 0: every module, model/ included,
+// reports through them, and they import nothing.
 const TIERS: Record<string, number> = {
-  model: 0, 'errors.ts': 0, 'log.ts': 0,
+  'errors.ts': -1, 'log.ts': -1, model: 0,
   image: 1, http: 1, exec: 1, policy: 1,
   registry: 2, aws: 2, ci: 2, build: 2, generate: 2, doctor: 2, config: 2, sandbox: 2,
   api: 3,

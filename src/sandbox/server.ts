@@ -1,0 +1,195 @@
+// One HTTP port for everything (issue 2 contract): AWS APIs at `/` dispatched by
+// X-Amz-Target (JSON 1.1) or the Query `Action`, the registry at `/v2/`, the OIDC issuer's
+// discovery document and JWKS, and a control endpoint that mints ID tokens.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { errorMessage } from '../errors.ts';
+import * as ids from './ids.ts';
+import { discoveryDocument, gitlabClaims, jwks, signJwt, type TokenRequest } from './oidc.ts';
+import {
+  AwsFault, jsonFault, queryFault, type AwsCall, type AwsHandler, type AwsReply, type RequestLogEntry,
+  type SandboxContext, type Service,
+} from './protocol.ts';
+import { handleEcr } from './ecr.ts';
+import { handleIam } from './iam.ts';
+import { handleRegistry } from './registry.ts';
+import { handleSts } from './sts.ts';
+import { verifySigV4 } from './sigv4.ts';
+import type { World } from './state.ts';
+
+/** UploadLayerPart carries up to 20,971,520 bytes base64-encoded in JSON (ECR API reference); everything else is far smaller. */
+const MAX_API_BODY = 28 * 1024 * 1024;
+const ECR_TARGET = 'AmazonEC2ContainerRegistry_V20150921.';
+/** STS actions AWS accepts without a signature. */
+const UNSIGNED_STS = new Set(['AssumeRoleWithWebIdentity', 'AssumeRoleWithSAML']);
+
+const HANDLERS: Record<Service, AwsHandler> = { sts: handleSts, iam: handleIam, ecr: handleEcr };
+
+export interface SandboxServerOptions {
+  world: World;
+  host?: string;
+  port?: number;
+  log?: (entry: RequestLogEntry) => void;
+}
+
+export interface RunningSandbox {
+  url: string;
+  host: string;
+  port: number;
+  registryHost: string;
+  context: SandboxContext;
+  close(): Promise<void>;
+}
+
+export async function startSandboxServer(opts: SandboxServerOptions): Promise<RunningSandbox> {
+  const host = opts.host ?? '127.0.0.1';
+  const ctx: SandboxContext = { world: opts.world, publicUrl: '', registryHost: '', log: opts.log ?? (() => {}) };
+  const server = createServer((req, res) => {
+    route(ctx, req, res).catch((err: unknown) => internalError(ctx, res, err));
+  });
+  // Registry uploads of large layers can take a while on slow CI runners.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 4566, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const hostPort = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  ctx.publicUrl = `http://${hostPort}`;
+  ctx.registryHost = hostPort;
+  return { url: ctx.publicUrl, host, port, registryHost: hostPort, context: ctx, close: () => closeServer(server) };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+async function route(ctx: SandboxContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0]!;
+  if (path === '/v2' || path.startsWith('/v2/')) return handleRegistry(ctx, req, res);
+  if (req.method === 'GET' && path === '/.well-known/openid-configuration') {
+    return sendJson(ctx, req, res, discoveryDocument(ctx.world.state.issuerUrl, ctx.publicUrl));
+  }
+  if (req.method === 'GET' && path === '/oauth/discovery/keys') {
+    return sendJson(ctx, req, res, jwks(ctx.world.state.signingKeys));
+  }
+  if (req.method === 'POST' && path === '/_sandbox/token') return mintToken(ctx, req, res);
+  if (req.method === 'POST' && path === '/') return handleAws(ctx, req, res);
+  res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+}
+
+function sendJson(ctx: SandboxContext, req: IncomingMessage, res: ServerResponse, value: unknown): void {
+  const started = Date.now();
+  const body = JSON.stringify(value);
+  res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  ctx.log({ time: new Date().toISOString(), kind: 'oidc', method: req.method, path: req.url, status: 200, ms: Date.now() - started });
+}
+
+async function mintToken(ctx: SandboxContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = Date.now();
+  const body = await readBody(req, 64 * 1024);
+  const request = (body.length ? JSON.parse(body.toString('utf8')) : {}) as TokenRequest;
+  const state = ctx.world.state;
+  const claims = gitlabClaims(state.issuerUrl, request, Math.floor(ctx.world.now() / 1000));
+  const token = signJwt(state.signingKeys[0]!, claims);
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token }));
+  ctx.log({ time: new Date().toISOString(), kind: 'control', method: 'POST', path: '/_sandbox/token', status: 200, ms: Date.now() - started });
+}
+
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new AwsFault('RequestEntityTooLarge', `Request body exceeds ${limit} bytes`, 413));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+interface ParsedCall {
+  service: Service;
+  action: string;
+  params: URLSearchParams;
+  input: Record<string, unknown> | undefined;
+}
+
+function parseCall(req: IncomingMessage, body: Buffer, signedService: string | undefined): ParsedCall {
+  const target = req.headers['x-amz-target'];
+  if (typeof target === 'string') {
+    if (!target.startsWith(ECR_TARGET)) throw new AwsFault('UnknownOperationException', `Unknown target ${target}`);
+    const input = body.length ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : {};
+    return { service: 'ecr', action: target.slice(ECR_TARGET.length), params: new URLSearchParams(), input };
+  }
+  const params = new URLSearchParams(body.toString('utf8'));
+  const action = params.get('Action') ?? '';
+  const service = signedService === 'iam' ? 'iam' : signedService === 'sts' || UNSIGNED_STS.has(action) ? 'sts' : undefined;
+  if (!service) throw new AwsFault('MissingAuthenticationToken', 'Request is missing Authentication Token', 403);
+  return { service, action, params, input: undefined };
+}
+
+async function handleAws(ctx: SandboxContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = Date.now();
+  const requestId = ids.requestId();
+  let service: Service = typeof req.headers['x-amz-target'] === 'string' ? 'ecr' : 'sts';
+  let action: string | undefined;
+  let principal: string | undefined;
+  let reply: AwsReply;
+  let bytesIn = 0;
+  try {
+    const body = await readBody(req, MAX_API_BODY);
+    bytesIn = body.length;
+    const signed = req.headers.authorization !== undefined || new URL(req.url ?? '/', 'http://x').searchParams.has('X-Amz-Signature');
+    const auth = signed ? verifySigV4(ctx.world, req, body) : undefined;
+    const parsed = parseCall(req, body, auth?.service);
+    ({ service, action } = parsed);
+    if (!auth && !(service === 'sts' && UNSIGNED_STS.has(parsed.action))) {
+      throw new AwsFault('MissingAuthenticationToken', 'Request is missing Authentication Token', 403);
+    }
+    principal = auth?.session.principal.arn;
+    const call: AwsCall = { ...parsed, caller: auth?.session, requestId };
+    reply = await HANDLERS[service](ctx, call);
+  } catch (err) {
+    const fault = err instanceof AwsFault ? err : internalFault(ctx, err);
+    reply = service === 'ecr' ? jsonFault(fault) : queryFault(service, fault, requestId);
+  }
+  res.writeHead(reply.status, {
+    'content-type': reply.contentType,
+    'x-amzn-requestid': requestId,
+    'content-length': Buffer.byteLength(reply.body),
+  }).end(reply.body);
+  const error = reply.status >= 400 ? errorCode(reply) : undefined;
+  ctx.log({
+    time: new Date().toISOString(), requestId, kind: 'aws', service, action, principal, status: reply.status,
+    ...(error ? { error } : {}), bytesIn, bytesOut: Buffer.byteLength(reply.body), ms: Date.now() - started,
+  });
+}
+
+function errorCode(reply: AwsReply): string | undefined {
+  const m = /<Code>([^<]+)<\/Code>/.exec(reply.body) ?? /"__type":"([^"]+)"/.exec(reply.body);
+  return m?.[1];
+}
+
+/** A bug in the sandbox: logged with its message (never a request body), answered as AWS does. */
+function internalFault(ctx: SandboxContext, err: unknown): AwsFault {
+  ctx.log({ time: new Date().toISOString(), kind: 'control', status: 500, error: `InternalFailure: ${errorMessage(err)}`, ms: 0 });
+  return new AwsFault('InternalFailure', 'An internal error occurred', 500, 'Receiver');
+}
+
+function internalError(ctx: SandboxContext, res: ServerResponse, err: unknown): void {
+  internalFault(ctx, err);
+  if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+  res.end('internal error\n');
+}
