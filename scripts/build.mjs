@@ -1,7 +1,7 @@
 // Bundles the CLI into one ESM file so `npx hoist --version` starts without resolving
 // hundreds of modules (the AWS SDK alone is ~300 files).
 import { build } from 'esbuild';
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 await build({
@@ -24,3 +24,12 @@ await build({
   },
 });
 chmodSync('dist/hoist.js', 0o755);
+
+// docker-credential-hoist: Docker runs `docker-credential-<name> get`; hand it to hoist.
+writeFileSync('dist/docker-credential-hoist.js', [
+  '#!/usr/bin/env node',
+  "process.argv.splice(2, 0, 'credential-helper');",
+  "await import('./hoist.js');",
+  '',
+].join('\n'));
+chmodSync('dist/docker-credential-hoist.js', 0o755);

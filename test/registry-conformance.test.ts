@@ -158,7 +158,7 @@ function rawGet(base: string, path: string, authorization: string): Promise<Repl
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({
         status: res.statusCode ?? 0,
-        headers: new Headers(Object.entries(res.headers).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v]] : []))),
+        headers: new Headers(Object.entries(res.headers).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v] as [string, string]] : []))),
         body: Buffer.concat(chunks),
       }));
     });

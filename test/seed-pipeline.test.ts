@@ -7,14 +7,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { generateSigningKey, gitlabClaims, signJwt } from '../src/sandbox/oidc.ts';
-import { ensureDockerBaseImage } from './support/base-image.ts';
 import { awsCliV2, cleanEnv, run, runOk, skipUnless } from './support/components.ts';
-import { HOIST, startSandboxProcess, type SandboxProcess } from './support/sandbox-cli.ts';
+import { startSandboxProcess, type SandboxProcess } from './support/sandbox-cli.ts';
+import { admin, publishBase, ROLE, ROLE_ARN, sandboxToken } from './support/sandbox-admin.ts';
 
 const FIXTURES = resolve(import.meta.dirname, 'fixtures');
-const ROLE = 'gitlab-runner-ecr-role';
-const ROLE_ARN = `arn:aws:iam::831955480324:role/${ROLE}`;
-const BASE_IMAGE = 'hoist-test/busybox:latest';
 
 interface JobResult {
   code: number | null;
@@ -22,48 +19,6 @@ interface JobResult {
   stderr: string;
   lastStep: string | undefined;
   dockerConfig: string;
-}
-
-function adminEnv(sb: SandboxProcess, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return cleanEnv({
-    AWS_ACCESS_KEY_ID: sb.exports.AWS_ACCESS_KEY_ID!,
-    AWS_SECRET_ACCESS_KEY: sb.exports.AWS_SECRET_ACCESS_KEY!,
-    AWS_REGION: sb.exports.AWS_REGION!,
-    AWS_DEFAULT_REGION: sb.exports.AWS_REGION!,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    ...extra,
-  });
-}
-
-const admin = (sb: SandboxProcess, args: string[], input?: string) =>
-  runOk(awsCliV2(), ['--endpoint-url', sb.url, ...args], { env: adminEnv(sb), ...(input ? { input } : {}) });
-
-async function sandboxToken(sb: SandboxProcess, args: string[] = []): Promise<string> {
-  const r = await runOk(process.execPath, [HOIST, 'sandbox', 'token', '--endpoint', sb.url, ...args]);
-  return r.stdout.trim();
-}
-
-/** Puts the base image into the sandbox registry (as the account admin would) and lets the role pull it. */
-async function publishBase(sb: SandboxProcess): Promise<string> {
-  await ensureDockerBaseImage(BASE_IMAGE);
-  const ref = `${sb.registry}/base/busybox:1`;
-  const cfg = mkdtempSync(join(tmpdir(), 'hoist-admin-docker-'));
-  const env = cleanEnv({ DOCKER_CONFIG: cfg });
-  await admin(sb, ['ecr', 'create-repository', '--repository-name', 'base/busybox']);
-  const password = (await admin(sb, ['ecr', 'get-login-password'])).stdout.trim();
-  await runOk('docker', ['login', '--username', 'AWS', '--password-stdin', sb.registry], { env, input: password });
-  await runOk('docker', ['tag', BASE_IMAGE, ref], { env });
-  await runOk('docker', ['push', ref], { env, timeoutMs: 120_000 });
-  await runOk('docker', ['rmi', ref], { env });
-  await admin(sb, ['iam', 'put-role-policy', '--role-name', ROLE, '--policy-name', 'pull-base', '--policy-document', JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [{
-      Effect: 'Allow',
-      Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
-      Resource: 'arn:aws:ecr:ap-south-1:831955480324:repository/base/busybox',
-    }],
-  })]);
-  return ref;
 }
 
 async function runSeedJob(sb: SandboxProcess, token: string, base = `${sb.registry}/base/busybox:1`): Promise<JobResult> {

@@ -6,6 +6,7 @@ import {
   type ImageTagMutability, type Repository,
 } from '@aws-sdk/client-ecr';
 import { HoistError } from '../errors.ts';
+import { Secret } from '../model/secret.ts';
 import { ecrClient, type AwsCredentials, type AwsTarget } from './clients.ts';
 import { awsErrorName, wrapAwsError } from './errors.ts';
 
@@ -14,7 +15,8 @@ export interface RegistryLogin {
   registry: string;
   proxyEndpoint: string;
   username: string;
-  password: string;
+  /** The ECR password: handed to docker on stdin, never printed. */
+  password: Secret;
   expiresAt: Date;
 }
 
@@ -32,7 +34,7 @@ export async function getRegistryLogin(target: AwsTarget, credentials: AwsCreden
       registry: new URL(data.proxyEndpoint).host,
       proxyEndpoint: data.proxyEndpoint,
       username: decoded.slice(0, sep),
-      password: decoded.slice(sep + 1),
+      password: new Secret(decoded.slice(sep + 1)),
       expiresAt: data.expiresAt ?? new Date(Date.now() + 3600_000),
     };
   } catch (err) {

@@ -2,6 +2,9 @@
 // the process only through Io.
 
 import { demoCommand } from './commands/demo.ts';
+import { credentialsCommand } from './commands/credentials.ts';
+import { credentialHelperCommand, loginCommand } from './commands/login.ts';
+import { pushCommand } from './commands/push.ts';
 import { sandboxCommand } from './commands/sandbox.ts';
 import type { Command, Io } from './io.ts';
 import { EXIT, exitCodeFor, renderError, usageError } from './render.ts';
@@ -9,7 +12,7 @@ import { EXIT, exitCodeFor, renderError, usageError } from './render.ts';
 declare const HOIST_VERSION: string;
 const VERSION = typeof HOIST_VERSION === 'string' ? HOIST_VERSION : '0.0.0-dev';
 
-export const COMMANDS: readonly Command[] = [sandboxCommand, demoCommand];
+export const COMMANDS: readonly Command[] = [pushCommand, credentialsCommand, loginCommand, sandboxCommand, demoCommand, credentialHelperCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

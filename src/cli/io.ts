@@ -4,6 +4,8 @@ export interface Io {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
   env: Readonly<Record<string, string | undefined>>;
+  /** Everything on standard input (credential helpers read a registry name there). */
+  stdin?: () => Promise<string>;
   /** Aborted on SIGINT/SIGTERM. */
   signal: AbortSignal;
 }

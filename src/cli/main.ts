@@ -13,6 +13,11 @@ const io: Io = {
   stdout: (s) => void process.stdout.write(s),
   stderr: (s) => void process.stderr.write(s),
   env: process.env,
+  stdin: async () => {
+    let text = '';
+    for await (const chunk of process.stdin) text += String(chunk);
+    return text;
+  },
   signal: controller.signal,
 };
 main(process.argv.slice(2), io).then((code) => {

@@ -1,11 +1,12 @@
 // Checks a registry login the way `docker login` does: GET /v2/ with the credentials.
 
 import { HoistError } from '../errors.ts';
+import type { Secret } from '../model/secret.ts';
 
 export interface BasicLogin {
   registry: string;
   username: string;
-  password: string;
+  password: Secret;
 }
 
 /** Docker treats loopback registries as plain HTTP; everything else is TLS. */
@@ -16,7 +17,7 @@ export function registryBaseUrl(registry: string): string {
 }
 
 export async function checkLogin(login: BasicLogin): Promise<void> {
-  const auth = Buffer.from(`${login.username}:${login.password}`).toString('base64');
+  const auth = Buffer.from(`${login.username}:${login.password.reveal()}`).toString('base64');
   let res: Response;
   try {
     res = await fetch(`${registryBaseUrl(login.registry)}/v2/`, { headers: { authorization: `Basic ${auth}` } });

@@ -79,7 +79,9 @@ async function route(ctx: SandboxContext, req: IncomingMessage, res: ServerRespo
     return sendJson(ctx, req, res, jwks(ctx.world.state.signingKeys));
   }
   if (req.method === 'POST' && path === '/_sandbox/token') return mintToken(ctx, req, res);
-  if (req.method === 'POST' && path === '/') return handleAws(ctx, req, res);
+  // Query-protocol calls may also come as GET with parameters in the URL (presigned
+  // GetCallerIdentity, as EKS-style tools send it).
+  if ((req.method === 'POST' || req.method === 'GET') && path === '/') return handleAws(ctx, req, res);
   res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
 }
 
@@ -134,6 +136,7 @@ function parseCall(req: IncomingMessage, body: Buffer, signedService: string | u
     return { service: 'ecr', action: target.slice(ECR_TARGET.length), params: new URLSearchParams(), input };
   }
   const params = new URLSearchParams(body.toString('utf8'));
+  for (const [k, v] of new URL(req.url ?? '/', 'http://x').searchParams) if (!k.startsWith('X-Amz-')) params.append(k, v);
   const action = params.get('Action') ?? '';
   const service = signedService === 'iam' ? 'iam' : signedService === 'sts' || UNSIGNED_STS.has(action) ? 'sts' : undefined;
   if (!service) throw new AwsFault('MissingAuthenticationToken', 'Request is missing Authentication Token', 403);

@@ -1,0 +1,80 @@
+// Issue 3, acceptance 1 and 2: `hoist push` with only the seed's variables, GitLab's CI_*
+// values and a sandbox-minted token builds, creates the repository, pushes and verifies; a
+// re-run reports its cache hits and sends nothing new, on mutable and immutable repositories.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { cleanEnv, run, runOk, skipUnless } from './support/components.ts';
+import { appDir, hoistPush, jobEnv } from './support/push-job.ts';
+import { admin, publishBase, sandboxToken } from './support/sandbox-admin.ts';
+import { startSandboxProcess } from './support/sandbox-cli.ts';
+
+interface Report {
+  digest: string;
+  repositoryCreated: boolean;
+  tags: { tag: string; ref: string; digest: string; status: string }[];
+  build: { cachedSteps: number; totalSteps: number };
+  layers: { pushed: number; existing: number };
+}
+
+describe('hoist push against the sandbox and a real dockerd', { timeout: 900_000 }, () => {
+  test('builds, creates the repository, pushes IMAGE_TAG; a fresh pull runs it', async (t) => {
+    if (await skipUnless(t, 'docker-unix', 'awscli')) return;
+    const sb = await startSandboxProcess();
+    t.after(() => sb.stop());
+    await publishBase(sb);
+    const cwd = appDir(sb);
+    const dotenv = join(cwd, 'push.env');
+    const r = await hoistPush(cwd, jobEnv(sb, await sandboxToken(sb)), ['--dotenv', dotenv]);
+    assert.equal(r.code, 0, r.stderr);
+    const line = new RegExp(`^${sb.registry.replace(/\./g, '\\.')}/order-microservice:3\\.0\\.0@(sha256:[a-f0-9]{64})$`, 'm');
+    const digest = line.exec(r.stdout)?.[1];
+    assert.ok(digest, `stdout: ${r.stdout}`);
+    assert.match(r.stderr, /section_start:\d+:hoist_build/, 'GitLab collapsible sections inside GitLab CI');
+    assert.match(r.stderr, /created .*order-microservice/);
+    assert.equal(readFileSync(dotenv, 'utf8'),
+      `IMAGE_URI=${sb.registry}/order-microservice:3.0.0@${digest}\nIMAGE_DIGEST=${digest}\nIMAGE_TAGS=3.0.0\n`);
+
+    const ref = `${sb.registry}/order-microservice:3.0.0`;
+    const env = cleanEnv({ DOCKER_CONFIG: mkdtempSync(join(tmpdir(), 'hoist-pull-')) });
+    const password = (await admin(sb, ['ecr', 'get-login-password'])).stdout.trim();
+    await runOk('docker', ['login', '--username', 'AWS', '--password-stdin', sb.registry], { env, input: password });
+    await run('docker', ['rmi', '-f', ref], { env });
+    const pull = await runOk('docker', ['pull', ref], { env, timeoutMs: 120_000 });
+    assert.match(pull.stdout, new RegExp(`Digest: ${digest}`));
+    assert.equal((await runOk('docker', ['run', '--rm', ref], { env })).stdout.trim(), 'order-microservice 3.0.0: built');
+    const labels = JSON.parse((await runOk('docker', ['inspect', '--format', '{{json .Config.Labels}}', ref], { env })).stdout);
+    assert.equal(labels['org.opencontainers.image.revision'], 'c0ffee0000000000000000000000000000000001');
+    assert.equal(labels['org.opencontainers.image.source'], 'https://gitlab.com/mygroup/myrepo');
+    await run('docker', ['rmi', '-f', ref], { env });
+  });
+
+  for (const mutability of ['MUTABLE', 'IMMUTABLE']) {
+    test(`a re-run on a ${mutability} repository hits the cache and uploads nothing new`, async (t) => {
+      if (await skipUnless(t, 'docker-unix', 'awscli')) return;
+      const sb = await startSandboxProcess();
+      t.after(() => sb.stop());
+      await publishBase(sb);
+      const cwd = appDir(sb);
+      const env = jobEnv(sb, await sandboxToken(sb));
+      const args = ['--json', '--tag-mutability', mutability];
+      const first = await hoistPush(cwd, env, args);
+      assert.equal(first.code, 0, first.stderr);
+      const a = JSON.parse(first.stdout) as Report;
+      assert.equal(a.repositoryCreated, true);
+      assert.equal(a.tags[0]?.status, 'pushed');
+      // The seed pushes :3.0.0 only, so the cache image is the tag itself on the re-run.
+      const second = await hoistPush(cwd, { ...env, AWS_ID_TOKEN: await sandboxToken(sb) }, [...args, '--cache-from', `${sb.registry}/order-microservice:3.0.0`]);
+      assert.equal(second.code, 0, second.stderr);
+      const b = JSON.parse(second.stdout) as Report;
+      assert.equal(b.repositoryCreated, false);
+      assert.equal(b.digest, a.digest);
+      assert.ok(b.build.cachedSteps > 0 && b.build.cachedSteps === b.build.totalSteps, `all steps from cache: ${JSON.stringify(b.build)}`);
+      assert.equal(b.tags[0]?.status, 'unchanged');
+      assert.equal(b.layers.pushed, 0);
+    });
+  }
+});
