@@ -9,15 +9,11 @@ import { formatReference, type ImageReference, type RegistryHost } from '../mode
 import type { Tag } from '../model/tag.ts';
 import { openSession, registryLogin, type AwsSession, type SessionDeps } from './session.ts';
 import type { PushPlan } from './push-plan.ts';
+import * as Steps from './steps.ts';
 
 export type StepName = 'engine' | 'assume-role' | 'ecr-login' | 'repository' | 'build' | 'push' | 'verify';
 
-export interface StepEvent {
-  step: StepName;
-  phase: 'start' | 'end';
-  detail?: string;
-  ms?: number;
-}
+export type StepEvent = Steps.StepEvent<StepName>;
 
 export interface PushedTag {
   tag: string;
@@ -35,7 +31,7 @@ export interface PushOutcome {
   tags: PushedTag[];
   build: Pick<BuildResult, 'imageId' | 'cachedSteps' | 'totalSteps' | 'cacheHits' | 'warnings'>;
   layers: { pushed: number; existing: number };
-  steps: { step: StepName; ms: number; detail: string }[];
+  steps: Steps.StepRecord<StepName>[];
 }
 
 export interface PushDeps extends SessionDeps {
@@ -45,16 +41,7 @@ export interface PushDeps extends SessionDeps {
 }
 
 export async function push(plan: PushPlan, deps: PushDeps): Promise<PushOutcome> {
-  const steps: PushOutcome['steps'] = [];
-  const step = async <T>(name: StepName, fn: () => Promise<T>, detail: (v: T) => string): Promise<T> => {
-    deps.onStep?.({ step: name, phase: 'start' });
-    const t0 = performance.now();
-    const v = await fn();
-    const s = { step: name, ms: Math.round(performance.now() - t0), detail: detail(v) };
-    steps.push(s);
-    deps.onStep?.({ step: name, phase: 'end', detail: s.detail, ms: s.ms });
-    return v;
-  };
+  const { steps, run: step } = Steps.stepper<StepName>(deps.onStep);
   const { config } = plan;
   const { builder } = deps;
   try {

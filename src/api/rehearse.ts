@@ -6,12 +6,9 @@ import { ensureRepository, getRegistryLogin } from '../aws/ecr.ts';
 import { checkLogin } from '../registry/ping.ts';
 import { SEED } from '../sandbox/index.ts';
 import { requestSandboxToken, startSandbox } from './sandbox.ts';
+import { stepper, type StepRecord } from './steps.ts';
 
-export interface StepReport {
-  step: string;
-  detail: string;
-  ms: number;
-}
+export type StepReport = StepRecord;
 
 export interface RehearsalReport {
   endpoint: string;
@@ -27,15 +24,9 @@ export interface RehearsalOptions {
 }
 
 export async function rehearse(opts: RehearsalOptions = {}): Promise<RehearsalReport> {
-  const steps: StepReport[] = [];
-  const timed = async <T>(step: string, fn: () => Promise<T>, detail: (v: T) => string): Promise<T> => {
-    const t0 = performance.now();
-    const v = await fn();
-    const s = { step, detail: detail(v), ms: Math.round(performance.now() - t0) };
-    steps.push(s);
-    opts.onStep?.(s);
-    return v;
-  };
+  const { steps, run: timed } = stepper((e) => {
+    if (e.phase === 'end') opts.onStep?.({ step: e.step, ms: e.ms ?? 0, detail: e.detail ?? '' });
+  });
   const sandbox = await timed('sandbox', () => startSandbox({ port: 0 }), (s) => `AWS stand-in on ${s.url} (account ${s.world.state.accountId}, ${s.world.state.region})`);
   try {
     const target = { region: sandbox.world.state.region, endpoint: sandbox.url };

@@ -33,12 +33,12 @@ export function diagnoseSts(awsName: string, awsMessage: string, claims: Record<
   const d = (message: string, hint: string): StsDiagnosis => ({ message: `${message} AWS saw: ${seen}.`, hint, saw });
   if (/AccessDenied/.test(awsName)) {
     const pattern = `project_path:${saw.project_path ?? '<group>/<project>'}:ref_type:${saw.ref_type ?? 'branch'}:ref:*`;
+    const tagNote = saw.ref_type === 'tag' ? ' This is a tag pipeline: a policy scoped to ref_type:branch does not admit it.' : '';
     return d(`AWS refused to let this job's ID token assume ${roleArn} (AccessDenied).`, [
-      `Check the trust policy of ${roleArn}:`,
-      `Principal.Federated must be arn:aws:iam::${account}:oidc-provider/${host};`,
-      `Condition "${host}:aud" must equal "${saw.aud ?? 'sts.amazonaws.com'}";`,
-      `Condition "${host}:sub" must match "${saw.sub ?? ''}", e.g. StringLike "${pattern}"`,
-      saw.ref_type === 'tag' ? '(this is a tag pipeline: a policy scoped to ref_type:branch does not admit it);' : ';',
+      `Check the trust policy of ${roleArn}.`,
+      `Principal.Federated must be arn:aws:iam::${account}:oidc-provider/${host}.`,
+      `Condition "${host}:aud" must equal "${saw.aud ?? 'sts.amazonaws.com'}".`,
+      `Condition "${host}:sub" must match "${saw.sub ?? ''}", e.g. StringLike "${pattern}".${tagNote}`,
       'StringEquals never expands "*": use StringLike for patterns. `hoist doctor` evaluates the policy and names the failing condition.',
     ].join(' '));
   }
