@@ -1,9 +1,14 @@
 // Command dispatch, usage and the error boundary. Runs in-process in tests: it touches
 // the process only through Io.
 
+import { bootstrapCommand } from './commands/bootstrap.ts';
 import { demoCommand } from './commands/demo.ts';
+import { doctorCommand } from './commands/doctor.ts';
+import { copyCommand } from './commands/copy.ts';
 import { credentialsCommand } from './commands/credentials.ts';
+import { initCommand } from './commands/init.ts';
 import { credentialHelperCommand, loginCommand } from './commands/login.ts';
+import { promoteCommand } from './commands/promote.ts';
 import { pushCommand } from './commands/push.ts';
 import { sandboxCommand } from './commands/sandbox.ts';
 import type { Command, Io } from './io.ts';
@@ -12,7 +17,7 @@ import { EXIT, exitCodeFor, renderError, usageError } from './render.ts';
 declare const HOIST_VERSION: string;
 const VERSION = typeof HOIST_VERSION === 'string' ? HOIST_VERSION : '0.0.0-dev';
 
-export const COMMANDS: readonly Command[] = [pushCommand, credentialsCommand, loginCommand, sandboxCommand, demoCommand, credentialHelperCommand];
+export const COMMANDS: readonly Command[] = [pushCommand, credentialsCommand, loginCommand, sandboxCommand, promoteCommand, copyCommand, initCommand, bootstrapCommand, doctorCommand, demoCommand, credentialHelperCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -6,6 +6,7 @@
 // whose keys can be fetched is the sandbox itself.
 
 import { audiences, decodeJwt, numericClaim, type Jwt } from '../model/jwt.ts';
+import { webIdentityContextKeys } from '../policy/web-identity.ts';
 import { jwks, verifyJwtSignature } from './oidc.ts';
 import { AwsFault } from './protocol.ts';
 import type { World } from './state.ts';
@@ -20,16 +21,6 @@ export const TOKEN_MESSAGES = {
   notValidated: 'The web identity token that was passed could not be validated by AWS. Get a new identity token from the identity provider and then retry the request.',
   audience: 'Incorrect token audience',
 } as const;
-
-/**
- * Condition keys IAM exposes for gitlab.com tokens besides `aud` and `sub`
- * (GitLab docs "Use ID token claims in cloud trust policies"; AWS Service Authorization
- * Reference for STS). Other GitLab issuers only get `sub` and `aud`.
- */
-const GITLAB_COM_CLAIM_KEYS = [
-  'namespace_id', 'project_id', 'user_id', 'user_login', 'user_email', 'user_access_level',
-  'ref_protected', 'pipeline_source', 'runner_environment',
-] as const;
 
 export interface VerifiedToken {
   jwt: Jwt;
@@ -112,21 +103,5 @@ function checkValidity(jwt: Jwt, nowSec: number): void {
  * every issuer, the gitlab.com claim keys for gitlab.com only, and `sts:RoleSessionName`.
  */
 export function webIdentityKeys(t: VerifiedToken, sessionName: string): Record<string, string | string[] | undefined> {
-  const host = t.provider.url;
-  const keys: Record<string, string | string[] | undefined> = {
-    [`${host}:aud`]: t.audience,
-    [`${host}:sub`]: t.subject,
-    'sts:RoleSessionName': sessionName,
-  };
-  if (host === 'gitlab.com') {
-    for (const claim of GITLAB_COM_CLAIM_KEYS) keys[`${host}:${claim}`] = claimValue(t.jwt.claims[claim]);
-  }
-  return keys;
-}
-
-function claimValue(v: unknown): string | string[] | undefined {
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (Array.isArray(v)) return v.filter((x) => ['string', 'number', 'boolean'].includes(typeof x)).map(String);
-  return undefined;
+  return webIdentityContextKeys({ provider: t.provider.url, audience: t.audience, subject: t.subject, claims: t.jwt.claims, sessionName });
 }

@@ -1,0 +1,87 @@
+// `docker save` archives (moby image/spec/v1.2 "Combined Image JSON + Filesystem Changeset"
+// and the OCI-layout flavour of Docker ≥ 25): manifest.json lists Config and Layers by path.
+// Layers are uncompressed tars whose digests are the config's rootfs.diff_ids; the source
+// describes them as uncompressed so the copy engine gzips them on the way to a registry.
+
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { HoistError } from '../errors.ts';
+import { type Descriptor, MEDIA, rawManifest, sha256Digest } from './descriptor.ts';
+import { verifyingStream } from './digest-stream.ts';
+import type { ImageSource } from './source.ts';
+import { chain } from './streams.ts';
+import { type TarMember, indexTar, member } from './tar-index.ts';
+import type { Digest } from '../model/reference.ts';
+
+/** Docker's name for an uncompressed layer; never leaves hoist (it is gzipped first). */
+export const DOCKER_LAYER_TAR = 'application/vnd.docker.image.rootfs.diff.tar';
+
+interface ArchiveEntry {
+  Config: string;
+  RepoTags?: string[] | null;
+  Layers: string[];
+}
+
+async function readMember(file: string, m: TarMember): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(m.size);
+    await fh.read(buf, 0, m.size, m.offset);
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}
+
+function pickImage(entries: ArchiveEntry[], file: string, name?: string): ArchiveEntry {
+  const hit = name === undefined ? entries[0] : entries.find((e) => e.RepoTags?.includes(name));
+  if (hit && (name !== undefined || entries.length === 1)) return hit;
+  throw new HoistError(name === undefined ? `${file} holds ${entries.length} images: name one as docker-archive:${file}:NAME:TAG`
+    : `${file} holds no image named ${name}`, { code: 'image.not-found', op: 'read docker archive',
+    hint: `Images in the archive: ${entries.flatMap((e) => e.RepoTags ?? []).join(', ') || 'untagged'}.` });
+}
+
+export interface DockerArchiveOptions {
+  /** Image in a multi-image archive (a RepoTags entry). */
+  name?: string;
+  /** Runs on close (e.g. removes the temporary `docker save` output). */
+  onClose?: () => Promise<void>;
+  label?: string;
+}
+
+export async function openDockerArchiveSource(file: string, opts: DockerArchiveOptions = {}): Promise<ImageSource> {
+  const index = await indexTar(file);
+  const entries = JSON.parse((await readMember(file, member(index, 'manifest.json', file))).toString('utf8')) as ArchiveEntry[];
+  const entry = pickImage(entries, file, opts.name);
+  const configBytes = await readMember(file, member(index, entry.Config, file));
+  const config = JSON.parse(configBytes.toString('utf8')) as { rootfs?: { diff_ids?: string[] } };
+  const diffIds = config.rootfs?.diff_ids ?? [];
+  if (diffIds.length !== entry.Layers.length) {
+    throw new HoistError(`${file}: ${entry.Layers.length} layers but ${diffIds.length} diff_ids in the config`, { code: 'image.archive-invalid', op: 'read docker archive' });
+  }
+  const locations = new Map<string, TarMember>();
+  const layers: Descriptor[] = entry.Layers.map((path, i) => {
+    const m = member(index, path, file);
+    locations.set(diffIds[i]!, m);
+    return { mediaType: DOCKER_LAYER_TAR, digest: diffIds[i] as Digest, size: m.size };
+  });
+  const configDesc: Descriptor = { mediaType: MEDIA.dockerConfig, digest: sha256Digest(configBytes), size: configBytes.length };
+  const manifest = rawManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.dockerManifest, config: configDesc, layers })), MEDIA.dockerManifest);
+  return {
+    name: opts.label ?? `docker-archive:${file}`,
+    manifest: async () => manifest,
+    manifestByDigest: async () => manifest,
+    blob: (desc) => () => {
+      if (desc.digest === configDesc.digest) return chain(bufferStream(configBytes), verifyingStream(desc.digest, desc.size));
+      const m = locations.get(desc.digest)!;
+      const stream = m.size === 0 ? bufferStream(Buffer.alloc(0)) : createReadStream(file, { start: m.offset, end: m.offset + m.size - 1, highWaterMark: 256 * 1024 });
+      return chain(stream, verifyingStream(desc.digest, desc.size));
+    },
+    close: async () => opts.onClose?.(),
+  };
+}
+
+function bufferStream(bytes: Buffer) {
+  return Readable.from([bytes]);
+}

@@ -1,0 +1,44 @@
+// The two interfaces every transport implements (after go-containerregistry's small Image/Layer
+// interfaces with many sources and sinks): a source hands out manifests and re-openable blob
+// streams, a sink takes them. The copy engine (copy.ts) only knows these.
+
+import type { Readable } from 'node:stream';
+import type { Digest } from '../model/reference.ts';
+import type { Descriptor, RawManifest } from './descriptor.ts';
+
+/** Opens a fresh stream of a blob's bytes: called again for every retry. */
+export type BlobOpener = () => Readable;
+
+/** Where blobs live inside a registry: a sink on the same registry can mount from there. */
+export interface BlobOrigin {
+  registry: string;
+  repository: string;
+}
+
+export interface ImageSource {
+  readonly name: string;
+  readonly origin?: BlobOrigin;
+  /** The top-level manifest or index, digest verified. */
+  manifest(): Promise<RawManifest>;
+  /** A manifest an index points to, digest verified. */
+  manifestByDigest(desc: Descriptor): Promise<RawManifest>;
+  /** A blob's bytes exactly as the descriptor says; the stream fails if they do not match. */
+  blob(desc: Descriptor): BlobOpener;
+  close(): Promise<void>;
+}
+
+export type BlobOutcome = 'uploaded' | 'mounted';
+
+export interface ImageSink {
+  readonly name: string;
+  /** Key for the digest cache: the same registry (or directory) gives the same key. */
+  readonly cacheKey: string;
+  hasBlob(desc: Descriptor): Promise<boolean>;
+  /** Stores a blob whose digest and size are known (the sink verifies them). */
+  putBlob(desc: Descriptor, open: BlobOpener, from?: BlobOrigin): Promise<BlobOutcome>;
+  /** Stores bytes whose digest is learnt while they stream (compression on the fly). */
+  putStream(open: BlobOpener): Promise<{ digest: Digest; size: number }>;
+  /** Stores a manifest, under `tag` when given; 'unchanged' when the tag already held it. */
+  putManifest(manifest: RawManifest, tag?: string): Promise<'pushed' | 'unchanged'>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,37 @@
+// Small stream helpers: chain a transform onto a source so an error on either side reaches the
+// reader, and gzip on the fly (registry-performance.md §D7: level 1 by default; zlib runs on
+// the libuv threadpool, so layers compressed concurrently use several cores).
+
+import type { Readable, Transform } from 'node:stream';
+import { constants, createGzip } from 'node:zlib';
+import type { BlobOpener } from './source.ts';
+
+/** input.pipe(transform), with input's errors forwarded to the transform's readers. */
+export function chain(input: Readable, transform: Transform): Readable {
+  input.once('error', (err) => transform.destroy(err));
+  transform.once('close', () => {
+    if (!input.destroyed) input.destroy();
+  });
+  return input.pipe(transform);
+}
+
+export const DEFAULT_COMPRESSION_LEVEL = 1;
+
+export function gzipOpener(open: BlobOpener, level = DEFAULT_COMPRESSION_LEVEL): BlobOpener {
+  return () => chain(open(), createGzip({ level, chunkSize: 128 * 1024, strategy: constants.Z_DEFAULT_STRATEGY }));
+}
+
+/** Drains a stream into memory: only for small documents (manifests, configs). */
+export async function readAll(stream: Readable, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) {
+      stream.destroy();
+      throw new RangeError(`more than ${max} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}

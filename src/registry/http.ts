@@ -1,0 +1,107 @@
+// HTTP/1.1 on node:http(s) with keep-alive agents: one TCP flow per upload in flight
+// (registry-performance.md §D1: separate flows, no HTTP/2 head-of-line blocking), streamed
+// bodies with an explicit Content-Length when it is known (monolithic PUT, §D4), a stall
+// timeout instead of a total one (§D5), and a custom CA for private registries.
+
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
+import { HoistError } from '../errors.ts';
+
+export interface HttpRequest {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body?: Buffer | Readable;
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: IncomingMessage;
+  header(name: string): string | undefined;
+}
+
+export interface HttpOptions {
+  /** PEM CA bundle trusted for TLS registries (--ca-file). */
+  ca?: string | Buffer;
+  /** Connections per host (§D1: ≈16 per registry host overall). */
+  maxSockets?: number;
+  /** No progress for this long aborts the request (default 60 s). */
+  stallMs?: number;
+}
+
+/** Socket errors that mean "try again" (§D5). */
+const TRANSIENT = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_SOCKET']);
+
+export class HttpClient {
+  readonly #http: HttpAgent;
+  readonly #https: HttpsAgent;
+  readonly #stallMs: number;
+
+  constructor(opts: HttpOptions = {}) {
+    const common = { keepAlive: true, maxSockets: opts.maxSockets ?? 16 };
+    this.#http = new HttpAgent(common);
+    this.#https = new HttpsAgent({ ...common, ...(opts.ca ? { ca: opts.ca } : {}) });
+    this.#stallMs = opts.stallMs ?? 60_000;
+  }
+
+  send(req: HttpRequest): Promise<HttpResponse> {
+    return new Promise((resolve, reject) => {
+      const https = req.url.protocol === 'https:';
+      const headers: Record<string, string> = { 'user-agent': 'hoist', ...req.headers };
+      if (Buffer.isBuffer(req.body)) headers['content-length'] = String(req.body.length);
+      else if (req.body === undefined && ['PUT', 'POST', 'PATCH'].includes(req.method)) headers['content-length'] ??= '0';
+      const r = (https ? httpsRequest : httpRequest)(req.url, {
+        method: req.method, headers, agent: https ? this.#https : this.#http, ...(req.signal ? { signal: req.signal } : {}),
+      });
+      r.setTimeout(this.#stallMs, () => r.destroy(Object.assign(new Error(`no progress for ${this.#stallMs} ms`), { code: 'ETIMEDOUT' })));
+      r.once('error', (err) => reject(networkError(err, req)));
+      r.once('response', (res) => {
+        res.setTimeout(this.#stallMs, () => res.destroy(Object.assign(new Error(`no progress for ${this.#stallMs} ms`), { code: 'ETIMEDOUT' })));
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, header: (n) => single(res.headers[n.toLowerCase()]) });
+      });
+      sendBody(r, req.body);
+    });
+  }
+
+  close(): void {
+    this.#http.destroy();
+    this.#https.destroy();
+  }
+}
+
+function sendBody(r: ReturnType<typeof httpRequest>, body: HttpRequest['body']): void {
+  if (body === undefined) return void r.end();
+  if (Buffer.isBuffer(body)) return void r.end(body);
+  // A failing body (e.g. a digest mismatch while reading the source) aborts the request.
+  body.once('error', (err) => r.destroy(err));
+  body.pipe(r);
+}
+
+function single(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function networkError(err: unknown, req: HttpRequest): unknown {
+  if (err instanceof HoistError) return err;
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  const transient = TRANSIENT.has(code) || /socket hang up|ECONNRESET/i.test((err as Error).message ?? '');
+  return new HoistError(`${req.method} ${req.url.host}${req.url.pathname}: ${(err as Error).message}`, {
+    code: 'registry.unreachable', op: `${req.method} ${req.url.pathname}`, retryable: transient, cause: err,
+    context: { host: req.url.host, ...(code ? { errno: code } : {}) },
+    hint: code === 'ECONNRESET' ? 'ECR drops the connection when the repository does not exist: check its name and region.' : undefined,
+  });
+}
+
+/** Drains and discards a response body, so its connection goes back to the pool. */
+export async function discard(res: HttpResponse): Promise<void> {
+  res.body.resume();
+  await new Promise<void>((r) => {
+    if (res.body.readableEnded || res.body.destroyed) return r();
+    res.body.once('end', r);
+    res.body.once('close', r);
+    res.body.once('error', () => r());
+  });
+}
