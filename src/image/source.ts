@@ -18,6 +18,8 @@ export interface BlobOrigin {
 export interface ImageSource {
   readonly name: string;
   readonly origin?: BlobOrigin;
+  /** Where one blob lives, when a source assembles blobs from several places (a native build's base layers). */
+  originOf?(desc: Descriptor): BlobOrigin | undefined;
   /** The top-level manifest or index, digest verified. */
   manifest(): Promise<RawManifest>;
   /** A manifest an index points to, digest verified. */

@@ -1,7 +1,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { planPush } from '../../api/push-plan.ts';
 import { push, type PushOutcome } from '../../api/push.ts';
-import { createDockerBuilder } from '../../build/docker.ts';
+import { parseBuilderKind, selectBuilder } from '../../api/builders.ts';
 import type { PushFlags } from '../../config/push.ts';
 import { HoistError } from '../../errors.ts';
 import { list, parse, str, type Parsed } from '../args.ts';
@@ -33,7 +33,14 @@ Tags:
                       (repeatable; PATTERN uses {{version}} {{major}} {{minor}} {{patch}}).
                       Default without IMAGE_TAG/--tag: sha:short and latest on the default branch.
 
-Build (Docker engine at DOCKER_HOST: DinD tcp://docker:2375, TLS :2376, or the socket):
+Builder (--builder, or HOIST_BUILDER; default docker):
+  docker   a Docker engine at DOCKER_HOST: DinD tcp://docker:2375, TLS :2376, or the socket
+  native   daemonless, unprivileged: Dockerfiles without RUN are assembled into OCI layers
+           directly; base layers are never downloaded when ECR has them or can mount them;
+           reproducible (SOURCE_DATE_EPOCH)
+  auto     native when the stages to build have no RUN, docker otherwise
+
+Build:
   --context DIR  -f, --file PATH  --build-arg K=V  --target STAGE  --platform OS/ARCH
   --label K=V  --cache-from REF (default <image>:latest)  --no-pull
 
@@ -61,7 +68,7 @@ const OPTIONS = {
   'session-name': { type: 'string' }, duration: { type: 'string' }, 'no-create-repository': { type: 'boolean' },
   'tag-mutability': { type: 'string' }, 'scan-on-push': { type: 'boolean' }, encryption: { type: 'string' },
   'kms-key': { type: 'string' }, 'no-pull': { type: 'boolean' }, json: { type: 'boolean' }, dotenv: { type: 'string' },
-  config: { type: 'string' }, quiet: { type: 'boolean' },
+  config: { type: 'string' }, quiet: { type: 'boolean' }, builder: { type: 'string' },
 } as const;
 
 export function pushFlags(p: Parsed): PushFlags {
@@ -101,8 +108,9 @@ export const pushCommand: Command = {
     const p = parse('push', argv, OPTIONS);
     if (p.values.help) return io.stdout(HELP), 0;
     const plan = planPush({ env: io.env, flags: pushFlags(p), file: await configFile(p) });
+    const kind = str(p, 'builder') !== undefined ? parseBuilderKind(str(p, 'builder'), '--builder') : parseBuilderKind(io.env.HOIST_BUILDER, 'HOIST_BUILDER (environment)');
     const outcome = await push(plan, {
-      builder: createDockerBuilder({ env: { ...io.env } }),
+      builder: await selectBuilder(kind, plan.config.build, io.env),
       onStep: progress(io, p.values.quiet === true || plan.config.output.json),
       signal: io.signal,
     });

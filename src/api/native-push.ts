@@ -1,0 +1,120 @@
+// The native builder with a registry behind it: `FROM <image>` is resolved through hoist's
+// registry client (manifest and config only), and the built OCI layout is pushed with the
+// copy engine. Base layers are never downloaded when the target registry already has them
+// (HEAD) or can mount them from the base's repository (same registry); only when neither
+// holds are they streamed from the base registry (DESIGN §1, native builder).
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Builder, BuildRequest, BuildResult, PushRequest, PushResult, RegistryCredential } from '../build/builder.ts';
+import { baseFromSource, parseOciRef, resolveOciLayout, type BaseImage, type BaseResolver } from '../build/native-base.ts';
+import { NativeBuilder } from '../build/native-builder.ts';
+import { copyImage } from '../image/copy.ts';
+import type { Descriptor } from '../image/descriptor.ts';
+import { openOciLayoutSource } from '../image/oci-layout.ts';
+import type { BlobOrigin, ImageSource } from '../image/source.ts';
+import type { Platform } from '../model/platform.ts';
+import { parseReference } from '../model/reference.ts';
+import type { RegistryCredentials } from '../registry/auth.ts';
+import { RegistryClient } from '../registry/client.ts';
+import { registrySink, registrySource } from '../registry/transports.ts';
+import { HoistError } from '../errors.ts';
+
+interface BaseLayer {
+  source: ImageSource;
+  origin: BlobOrigin;
+}
+
+/** Resolves registry bases by manifest and config, remembering where each base layer lives. */
+class RegistryBaseResolver implements BaseResolver {
+  readonly layers = new Map<string, BaseLayer>();
+
+  constructor(private readonly client: RegistryClient) {}
+
+  async resolve(ref: string, platform: Platform | undefined): Promise<BaseImage> {
+    if (parseOciRef(ref)) return resolveOciLayout(ref, platform);
+    const parsed = parseReference(ref, 'FROM');
+    if (!parsed.ok) throw new HoistError(`FROM ${ref}: ${parsed.problem.message}`, { code: 'build.base-reference', op: 'FROM' });
+    const { registry = 'docker.io', repository, tag, digest } = parsed.value;
+    const source = registrySource(this.client.repository(registry, repository), digest ?? tag ?? 'latest', ref);
+    const base = await baseFromSource(source, platform, false);
+    for (const l of base.manifest.layers) this.layers.set(l.digest, { source, origin: { registry, repository } });
+    return base;
+  }
+}
+
+export interface NativePushOptions {
+  sourceDateEpoch?: number;
+  compressionLevel?: number;
+  tmpDir?: string;
+}
+
+export class NativePushBuilder implements Builder {
+  readonly backend = 'native';
+  readonly #creds = new Map<string, RegistryCredentials>();
+  readonly #client = new RegistryClient({ credentials: (host) => this.#creds.get(host) });
+  readonly #resolver = new RegistryBaseResolver(this.#client);
+  #dir: string | undefined;
+  #inner: NativeBuilder | undefined;
+
+  constructor(private readonly opts: NativePushOptions = {}) {}
+
+  private async inner(): Promise<NativeBuilder> {
+    this.#dir ??= await mkdtemp(join(this.opts.tmpDir ?? tmpdir(), 'hoist-native-'));
+    this.#inner ??= new NativeBuilder({ outputDir: this.#dir, resolver: this.#resolver, ...this.opts });
+    return this.#inner;
+  }
+
+  async check() {
+    return (await this.inner()).check();
+  }
+
+  async login(cred: RegistryCredential): Promise<void> {
+    this.#creds.set(cred.registry, { username: cred.username, password: cred.password });
+  }
+
+  async build(req: BuildRequest): Promise<BuildResult> {
+    return (await this.inner()).build(req);
+  }
+
+  async push(req: PushRequest): Promise<PushResult> {
+    const built = this.#inner?.last;
+    if (!built || !this.#dir) throw new HoistError('nothing was built to push', { code: 'build.native-push', op: 'push' });
+    const pushed = [];
+    for (const ref of req.refs) {
+      const t0 = performance.now();
+      const parsed = parseReference(ref, 'push');
+      if (!parsed.ok || !parsed.value.registry || !parsed.value.tag) throw new HoistError(`cannot push to ${ref}`, { code: 'build.native-push', op: 'push' });
+      const { registry, repository, tag } = parsed.value;
+      // The build stored its manifest in the layout under every ref it was asked to tag.
+      const layout = await openOciLayoutSource(this.#dir, ref);
+      const source = withBaseLayers(layout, this.#resolver.layers);
+      const result = await copyImage(source, registrySink(this.#client.repository(registry, repository), ref), { tag });
+      pushed.push({
+        ref, digest: result.digest, size: 0, layersPushed: result.stats.uploaded, layersExisting: result.stats.present,
+        layersMounted: result.stats.mounted, durationMs: Math.round(performance.now() - t0),
+      });
+    }
+    return { pushed };
+  }
+
+  async dispose(): Promise<void> {
+    this.#creds.clear();
+    this.#client.close();
+    if (this.#dir) await rm(this.#dir, { recursive: true, force: true });
+  }
+}
+
+/** The layout's blobs, plus base layers it only references, served from (and mountable from) the base's registry. */
+function withBaseLayers(layout: ImageSource, base: ReadonlyMap<string, BaseLayer>): ImageSource {
+  return {
+    ...layout,
+    name: layout.name,
+    originOf: (d: Descriptor) => base.get(d.digest)?.origin,
+    blob: (d: Descriptor) => base.get(d.digest)?.source.blob(d) ?? layout.blob(d),
+    manifest: () => layout.manifest(),
+    manifestByDigest: (d) => layout.manifestByDigest(d),
+    close: () => layout.close(),
+  };
+}
