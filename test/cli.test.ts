@@ -1,9 +1,9 @@
 // The CLI as a user meets it: the built bundle, its help, its errors and exit codes.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { decodeJwt } from '../src/model/jwt.ts';
 import { cleanEnv, run } from './support/components.ts';
@@ -32,7 +32,7 @@ test('an unknown command or flag exits 2 and names it', async () => {
 });
 
 test('every command has --help', async () => {
-  for (const cmd of ['sandbox', 'demo']) {
+  for (const cmd of ['push', 'build', 'credentials', 'login', 'copy', 'promote', 'doctor', 'init', 'bootstrap', 'sandbox', 'demo']) {
     const r = await hoist([cmd, '--help']);
     assert.equal(r.code, 0, cmd);
     assert.match(r.stdout, new RegExp(`Usage: hoist ${cmd}`));
@@ -82,15 +82,35 @@ test('sandbox token without a sandbox says how to start one', async () => {
   assert.match(r.stderr, /fix: Start one with `hoist sandbox`/);
 });
 
-test('npm run demo rehearses the job without Docker and prints no secret', async () => {
-  const r = await hoist(['demo']);
+test('npm run demo: the whole job with only Node — no docker on PATH, no engine — and no secret printed', async () => {
+  const nodeOnly = mkdtempSync(join(tmpdir(), 'hoist-node-only-'));
+  symlinkSync(process.execPath, join(nodeOnly, 'node'));
+  const r = await run(process.execPath, [HOIST, 'demo'], { env: cleanEnv({ PATH: nodeOnly }), cwd: resolve(import.meta.dirname, '..') });
   assert.equal(r.code, 0, r.stderr);
-  for (const step of ['sandbox', 'id-token', 'assume-role', 'caller-identity', 'ecr-login', 'repository']) {
-    assert.match(r.stderr, new RegExp(`✔ ${step}`));
+  for (const step of ['sandbox', 'base-image', 'id-token', 'push:engine', 'push:assume-role', 'push:ecr-login', 'push:repository', 'push:build', 'push:push', 'push:verify', 'read-back']) {
+    assert.match(r.stderr, new RegExp(`✔ ${step} `));
   }
+  assert.match(r.stderr, /push:engine .*native/);
   assert.match(r.stderr, /assumed-role\/gitlab-runner-ecr-role\/gitlab-1/);
-  assert.match(r.stdout, /repository 127\.0\.0\.1:\d+\/order-microservice ready/);
+  const digest = /^digest +(sha256:[a-f0-9]{64})/m.exec(r.stdout)?.[1];
+  assert.ok(digest, r.stdout);
+  assert.match(r.stdout, new RegExp(`^image +127\\.0\\.0\\.1:\\d+/order-microservice:3\\.0\\.0@${digest}$`, 'm'));
+  assert.match(r.stdout, /1 mounted from the base/);
   assert.doesNotMatch(r.stdout + r.stderr, /eyJ|ASIA[A-Z2-7]{16}|Warning|NodeVersionSupport/);
+});
+
+test('hoist build is reproducible: the same inputs give the same digest', async () => {
+  const ctx = mkdtempSync(join(tmpdir(), 'hoist-build-'));
+  writeFileSync(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY hello.txt /hello.txt\nCMD ["/hello"]\n');
+  writeFileSync(join(ctx, 'hello.txt'), 'hello\n');
+  const a = await hoist(['build', '--context', ctx, '--output', `oci:${join(ctx, 'a')}:v1`], { SOURCE_DATE_EPOCH: '1700000000' });
+  const b = await hoist(['build', '--context', ctx, '--output', `oci:${join(ctx, 'b')}:v1`], { SOURCE_DATE_EPOCH: '1700000000' });
+  assert.equal(a.code, 0, a.stderr);
+  const digest = (out: string) => /@(sha256:[a-f0-9]{64})$/m.exec(out)?.[1];
+  assert.ok(digest(a.stdout));
+  assert.equal(digest(a.stdout), digest(b.stdout));
+  const c = await hoist(['build', '--context', ctx, '--output', `oci:${join(ctx, 'c')}:v1`], { SOURCE_DATE_EPOCH: '1' });
+  assert.notEqual(digest(c.stdout), digest(a.stdout), 'SOURCE_DATE_EPOCH is part of the input');
 });
 
 test('sandbox --log writes one JSON line per request and no secret', async (t) => {

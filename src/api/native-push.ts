@@ -27,7 +27,7 @@ interface BaseLayer {
 }
 
 /** Resolves registry bases by manifest and config, remembering where each base layer lives. */
-class RegistryBaseResolver implements BaseResolver {
+export class RegistryBaseResolver implements BaseResolver {
   readonly layers = new Map<string, BaseLayer>();
 
   constructor(private readonly client: RegistryClient) {}

@@ -30,7 +30,8 @@ export interface PushOutcome {
   digest: string;
   tags: PushedTag[];
   build: Pick<BuildResult, 'imageId' | 'cachedSteps' | 'totalSteps' | 'cacheHits' | 'warnings'>;
-  layers: { pushed: number; existing: number };
+  /** Blobs sent, found already at the registry, and mounted from another repository there. */
+  layers: { pushed: number; existing: number; mounted: number };
   steps: Steps.StepRecord<StepName>[];
 }
 
@@ -65,7 +66,7 @@ export async function push(plan: PushPlan, deps: PushDeps): Promise<PushOutcome>
       cacheFrom: config.build.cacheFrom.map(at),
       pull: config.build.pull,
       ...(deps.signal ? { signal: deps.signal } : {}),
-    }), (b) => `${b.imageId.slice(0, 19)}, ${b.cachedSteps}/${b.totalSteps} steps from cache`);
+    }), (b) => `${b.imageId.slice(0, 19)}, ${b.totalSteps} steps, ${b.cachedSteps} from cache`);
     const existing = await existingTags(session, plan, repo, built.imageId);
     const toPush = plan.tags.filter((t) => !existing.has(t));
     const pushed = await step('push', () => toPush.length
@@ -77,7 +78,7 @@ export async function push(plan: PushPlan, deps: PushDeps): Promise<PushOutcome>
       registry, repository: config.image.repository, repositoryCreated: repo.created,
       digest: tags[0]!.digest, tags,
       build: { imageId: built.imageId, cachedSteps: built.cachedSteps, totalSteps: built.totalSteps, cacheHits: built.cacheHits, warnings: built.warnings },
-      layers: pushed.pushed.reduce((a, p) => ({ pushed: a.pushed + p.layersPushed, existing: a.existing + p.layersExisting }), { pushed: 0, existing: 0 }),
+      layers: pushed.pushed.reduce((a, p) => ({ pushed: a.pushed + p.layersPushed, existing: a.existing + p.layersExisting, mounted: a.mounted + p.layersMounted }), { pushed: 0, existing: 0, mounted: 0 }),
       steps,
     };
   } finally {

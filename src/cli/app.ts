@@ -2,6 +2,7 @@
 // the process only through Io.
 
 import { bootstrapCommand } from './commands/bootstrap.ts';
+import { buildCommand } from './commands/build.ts';
 import { demoCommand } from './commands/demo.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { copyCommand } from './commands/copy.ts';
@@ -17,7 +18,10 @@ import { EXIT, exitCodeFor, renderError, usageError } from './render.ts';
 declare const HOIST_VERSION: string;
 const VERSION = typeof HOIST_VERSION === 'string' ? HOIST_VERSION : '0.0.0-dev';
 
-export const COMMANDS: readonly Command[] = [pushCommand, credentialsCommand, loginCommand, sandboxCommand, promoteCommand, copyCommand, initCommand, bootstrapCommand, doctorCommand, demoCommand, credentialHelperCommand];
+export const COMMANDS: readonly Command[] = [
+  pushCommand, buildCommand, credentialsCommand, loginCommand, promoteCommand, copyCommand,
+  doctorCommand, initCommand, bootstrapCommand, sandboxCommand, demoCommand, credentialHelperCommand,
+];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

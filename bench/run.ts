@@ -1,0 +1,169 @@
+// `npm run bench`: hoist against its peers in one run, on this machine, with ratios.
+// Scenarios follow issue 4's goals; every figure is min and median of RUNS runs, each cold
+// run against a fresh, empty CNCF registry (Debian's docker-registry) on loopback.
+
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startCncfRegistry } from '../test/support/cncf-registry.ts';
+import { cleanEnv, run, runOk } from '../test/support/components.ts';
+import { benchImage, type BenchImage } from './image.ts';
+import { hugeLayerImage } from './scenarios.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const WORK = process.env.BENCH_DIR ?? '/tmp/hoist-bench';
+const HOIST = resolve(import.meta.dirname, '..', 'dist', 'hoist.js');
+
+interface Stat { min: number; median: number; runs: number[] }
+export interface Row { scenario: string; tool: string; stat: Stat; note?: string }
+
+const rows: Row[] = [];
+const stat = (xs: number[]): Stat => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { min: s[0]!, median: s[Math.floor(s.length / 2)]!, runs: xs };
+};
+
+export async function timed(cmd: string, args: string[], env = cleanEnv(), input?: string): Promise<number> {
+  const t0 = performance.now();
+  const r = await run(cmd, args, { env, timeoutMs: 900_000, ...(input ? { input } : {}) });
+  const ms = performance.now() - t0;
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.slice(-2000)}`);
+  return ms / 1000;
+}
+
+export async function measure(scenario: string, tool: string, once: () => Promise<number>, note?: string): Promise<Stat> {
+  const xs: number[] = [];
+  for (let i = 0; i < RUNS; i++) xs.push(await once());
+  const s = stat(xs);
+  rows.push({ scenario, tool, stat: s, ...(note ? { note } : {}) });
+  process.stderr.write(`${scenario.padEnd(34)} ${tool.padEnd(26)} min ${s.min.toFixed(2)} s  median ${s.median.toFixed(2)} s\n`);
+  return s;
+}
+
+/** A fresh registry per run: every cold push starts from nothing. */
+export async function withRegistry<T>(fn: (host: string) => Promise<T>): Promise<T> {
+  const reg = await startCncfRegistry({ auth: 'none' });
+  try {
+    return await fn(reg.host);
+  } finally {
+    await reg.stop();
+  }
+}
+
+/** The raw-upload floor: POST + monolithic PUT of every blob with curl, 5 in parallel. */
+async function curlFloor(img: BenchImage, host: string): Promise<number> {
+  const t0 = performance.now();
+  const blobs = [...img.layers.map((l) => ({ file: l.file, digest: l.digest }))];
+  const queue = [...blobs];
+  const worker = async () => {
+    for (let b = queue.shift(); b; b = queue.shift()) {
+      const res = await fetch(`http://${host}/v2/floor/blobs/uploads/`, { method: 'POST' });
+      const loc = new URL(res.headers.get('location')!, `http://${host}`);
+      loc.searchParams.set('digest', b.digest);
+      await runOk('curl', ['-sf', '-X', 'PUT', '-H', 'Content-Type: application/octet-stream', '-T', b.file, loc.toString()], { timeoutMs: 600_000 });
+    }
+  };
+  await Promise.all(Array.from({ length: 5 }, worker));
+  return (performance.now() - t0) / 1000;
+}
+
+async function ensureDockerImage(img: BenchImage, name: string): Promise<void> {
+  const have = await run('docker', ['image', 'inspect', name], { env: cleanEnv() });
+  if (have.code === 0) return;
+  await runOk('skopeo', ['copy', '--quiet', `oci:${img.dir}:${img.tag}`, `docker-daemon:${name}`], { timeoutMs: 900_000 });
+}
+
+const hoistCopy = (src: string, dst: string) => timed(process.execPath, [HOIST, 'copy', '--quiet', '--no-cache', src, dst]);
+
+async function coldOci(img: BenchImage): Promise<void> {
+  const s = 'cold push, OCI layout (compressed)';
+  const floor = await measure(s, 'curl floor (5 parallel PUTs)', () => withRegistry((h) => curlFloor(img, h)));
+  const hoist = await measure(s, 'hoist copy oci:', () => withRegistry((h) => hoistCopy(`oci:${img.dir}:${img.tag}`, `docker://${h}/bench:1`)));
+  await ensureDockerImage(img, 'hoist-bench:1');
+  const docker = await measure(s, 'docker push', () => withRegistry(async (h) => {
+    await runOk('docker', ['tag', 'hoist-bench:1', `${h}/bench:1`]);
+    try {
+      return await timed('docker', ['push', `${h}/bench:1`]);
+    } finally {
+      await run('docker', ['rmi', `${h}/bench:1`]);
+    }
+  }));
+  goal(s, 'hoist within 1.3x of the raw-upload floor', hoist.min / floor.min, (r) => r <= 1.3);
+  goal(s, 'hoist at least 4x faster than docker push', docker.min / hoist.min, (r) => r >= 4);
+}
+
+async function fromDaemon(img: BenchImage): Promise<void> {
+  const s = 'cold push from the Docker engine';
+  await ensureDockerImage(img, 'hoist-bench:1');
+  const hoist = await measure(s, 'hoist copy docker-daemon:', () => withRegistry((h) => hoistCopy('docker-daemon:hoist-bench:1', `docker://${h}/bench:1`)));
+  const skopeo = await measure(s, 'skopeo copy docker-daemon:', () => withRegistry((h) =>
+    timed('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', 'docker-daemon:hoist-bench:1', `docker://${h}/bench:1`])));
+  const docker = rows.find((r) => r.tool === 'docker push')?.stat;
+  goal(s, 'hoist at least 1.5x faster than skopeo', skopeo.min / hoist.min, (r) => r >= 1.5);
+  if (docker) goal(s, 'hoist at least 2x faster than docker push', docker.min / hoist.min, (r) => r >= 2);
+}
+
+async function warm(img: BenchImage): Promise<void> {
+  const s = 'warm push (everything present)';
+  await withRegistry(async (h) => {
+    await hoistCopy(`oci:${img.dir}:${img.tag}`, `docker://${h}/bench:1`);
+    const hoist = await measure(s, 'hoist copy oci: (warm)', () => hoistCopy(`oci:${img.dir}:${img.tag}`, `docker://${h}/bench:1`));
+    // The requests a warm push cannot avoid: HEAD of each blob (5 in parallel) and of the tag.
+    const heads = await measure(s, 'HEAD round trips alone', async () => {
+      const t0 = performance.now();
+      await Promise.all([...img.layers.map((l) => fetch(`http://${h}/v2/bench/blobs/${l.digest}`, { method: 'HEAD' })),
+        fetch(`http://${h}/v2/bench/manifests/1`, { method: 'HEAD' })]);
+      return (performance.now() - t0) / 1000;
+    });
+    const node = await measure(s, 'node process start alone', () => timed(process.execPath, ['-e', '0']));
+    goal(s, 'at most 150 ms beyond its HEAD round trips (process start included)', (hoist.min - heads.min) * 1000, (ms) => ms <= 150, 'ms');
+    rows.push({ scenario: s, tool: '(context) node start', stat: node, note: 'part of hoist\'s time' });
+  });
+}
+
+interface Goal { scenario: string; goal: string; value: number; met: boolean; unit: string }
+const goals: Goal[] = [];
+export function goal(scenario: string, text: string, value: number, ok: (v: number) => boolean, unit = 'x'): void {
+  goals.push({ scenario, goal: text, value, met: ok(value), unit });
+}
+
+function report(img: BenchImage): string {
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+  const lines = [
+    '# Benchmarks', '',
+    `Latest run: ${new Date().toISOString()} on ${machine}; Debian 12, CNCF distribution ${registryVersion()}, loopback, ${RUNS} runs each (min / median, seconds).`,
+    `Image: ${img.layers.length} gzip layers of this machine's shared libraries, documentation and tools, ${(img.totalCompressed / 1e6).toFixed(0)} MB compressed, as an OCI layout (\`bench/image.ts\`).`,
+    'Command: `npm run bench` (writes this file). Peers run in the same process, one after another, each cold run against a fresh empty registry.', '',
+    '| scenario | tool | min | median |', '| --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.scenario} | ${r.tool} | ${r.stat.min.toFixed(3)} | ${r.stat.median.toFixed(3)} |`),
+    '', '## Goals (issue 4)', '', '| scenario | goal | measured | met |', '| --- | --- | --- | --- |',
+    ...goals.map((g) => `| ${g.scenario} | ${g.goal} | ${g.unit === 'x' ? `${g.value.toFixed(2)}x` : `${g.value.toFixed(0)} ${g.unit}`} | ${g.met ? 'yes' : '**no**'} |`),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+function registryVersion(): string {
+  try {
+    return readFileSync('/usr/share/doc/docker-registry/changelog.Debian.gz') ? 'docker-registry (Debian)' : '';
+  } catch {
+    return 'docker-registry';
+  }
+}
+
+async function main(): Promise<void> {
+  await runOk('bash', [resolve(import.meta.dirname, '..', 'scripts', 'ensure-test-env.sh')], { env: cleanEnv(), timeoutMs: 600_000 });
+  const img = benchImage(join(WORK, 'image'));
+  const only = process.argv.slice(2);
+  const want = (n: string) => only.length === 0 || only.includes(n);
+  if (want('oci')) await coldOci(img);
+  if (want('daemon')) await fromDaemon(img);
+  if (want('warm')) await warm(img);
+  if (want('memory')) await hugeLayerImage({ rows, goal, withRegistry, hoist: HOIST, work: WORK });
+  const text = report(img);
+  writeFileSync(resolve(import.meta.dirname, '..', 'BENCHMARKS.md'), text);
+  process.stdout.write(text);
+}
+
+await main();
