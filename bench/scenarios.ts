@@ -61,3 +61,47 @@ export async function hugeLayerImage(d: MemoryDeps): Promise<void> {
   });
   d.goal(s, 'peak RSS at most 150 MB', kb / 1024, (mb) => mb <= 150, 'MB');
 }
+
+interface NativeDeps {
+  measure: (scenario: string, tool: string, once: () => Promise<number>) => Promise<{ min: number }>;
+  goal: MemoryDeps['goal'];
+  withRegistry: MemoryDeps['withRegistry'];
+  timed: (cmd: string, args: string[]) => Promise<number>;
+  hoist: string;
+  work: string;
+}
+
+/**
+ * A COPY-only service (about 40 MB of documentation and libraries as its files) on the busybox
+ * base: `hoist build` + `hoist copy` against `docker build` + `docker push`, cold registry each run.
+ */
+export async function nativeScenario(d: NativeDeps): Promise<void> {
+  const s = 'native build + push, COPY-only';
+  const { ensureDockerBaseImage, writeOciLayout } = await import('../test/support/base-image.ts');
+  await ensureDockerBaseImage('hoist-test/busybox:latest');
+  const base = join(d.work, 'busybox-oci');
+  if (!existsSync(join(base, 'index.json'))) await writeOciLayout(base, { tag: 'latest' });
+  const ctx = join(d.work, 'native-ctx');
+  if (!existsSync(join(ctx, 'files'))) {
+    mkdirSync(join(ctx, 'files'), { recursive: true });
+    await runOk('bash', ['-c', `cp -r /usr/share/doc ${ctx}/files/doc && cp -r /usr/lib/python3 ${ctx}/files/python3 2>/dev/null || true`], { timeoutMs: 300_000 });
+  }
+  const dockerfile = (from: string) => `FROM ${from}\nWORKDIR /srv\nCOPY files/ ./files/\nENV APP=bench\nCMD ["/bin/sh"]\n`;
+  const hoist = await d.measure(s, 'hoist build + hoist copy', () => d.withRegistry(async (h) => {
+    writeFileSync(join(ctx, 'Dockerfile'), dockerfile(`oci:${base}:latest`));
+    const out = join(d.work, `native-out-${Date.now()}`);
+    const a = await d.timed(process.execPath, [d.hoist, 'build', '--context', ctx, '--output', `oci:${out}:1`]);
+    const b = await d.timed(process.execPath, [d.hoist, 'copy', '--quiet', '--no-cache', `oci:${out}:1`, `docker://${h}/native:1`]);
+    await run('rm', ['-rf', out]);
+    return a + b;
+  }));
+  const docker = await d.measure(s, 'docker build + docker push', () => d.withRegistry(async (h) => {
+    writeFileSync(join(ctx, 'Dockerfile'), dockerfile('hoist-test/busybox:latest'));
+    const a = await d.timed('docker', ['build', '-q', '-t', `${h}/native:1`, ctx]);
+    const b = await d.timed('docker', ['push', `${h}/native:1`]);
+    await run('docker', ['rmi', `${h}/native:1`], { env: cleanEnv() });
+    await run('docker', ['builder', 'prune', '-af'], { env: cleanEnv() });
+    return a + b;
+  }));
+  d.goal(s, 'hoist at least 3x faster', docker.min / hoist.min, (r) => r >= 3);
+}

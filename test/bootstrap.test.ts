@@ -144,6 +144,8 @@ describe('the pipeline hoist init generates, run by gitlab-ci-local', { timeout:
     assert.equal((await bootstrap(sb)).code, 0);
     await publishBase(sb);
     const cwd = appDir(sb);
+    // The native builder runs no RUN: the app's Dockerfile for this pipeline only copies.
+    writeFileSync(join(cwd, 'Dockerfile'), `FROM ${sb.registry}/base/busybox:1\nCOPY app.sh /app/app.sh\nCMD ["/bin/sh", "/app/app.sh"]\n`);
     // native layout: no DinD service and nothing to apk-add, so the shell executor runs it as written.
     await runOk(process.execPath, [HOIST, 'init', '--yes', '--dir', cwd, '--builder', 'native', '--test-stage', '--test-image', 'node:20', '--test-command', 'test -f Dockerfile', ...ARGS]);
     // A runner image with hoist preinstalled: the job's `command -v hoist || npm install -g` skips the install.

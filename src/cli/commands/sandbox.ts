@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { requestSandboxToken, startSandbox } from '../../api/sandbox.ts';
 import type { TokenRequest } from '../../sandbox/index.ts';
 import { int, list, parse, str } from '../args.ts';
@@ -61,17 +61,19 @@ export const sandboxCommand: Command = {
     if (p.values.memory && p.values.dir) throw usageError('sandbox: --dir and --memory exclude each other');
     if (p.values.empty && p.values.world) throw usageError('sandbox: --world and --empty exclude each other');
     const logFile = str(p, 'log');
-    const logStream = logFile ? createWriteStream(logFile, { flags: 'a', mode: 0o600 }) : undefined;
+    // Written synchronously, a line per request: a reader sees a request's line as soon as
+    // its answer has left, so tests and tail -f never miss the latest requests.
+    const logFd = logFile ? openSync(logFile, 'a', 0o600) : undefined;
     const sandbox = await startSandbox({
       host: str(p, 'host'), port: int(p, 'port', [0, 65535]) ?? 4566, dir: str(p, 'dir'),
       worldFile: str(p, 'world'), empty: p.values.empty === true,
-      ...(logStream ? { log: (e) => void logStream.write(JSON.stringify(e) + '\n') } : {}),
+      ...(logFd !== undefined ? { log: (e) => void writeSync(logFd, JSON.stringify(e) + '\n') } : {}),
     });
     for (const [k, v] of Object.entries(sandbox.exports)) io.stdout(`export ${k}=${shellQuote(v)}\n`);
     io.stderr(`hoist sandbox: serving AWS APIs, registry and OIDC issuer on ${sandbox.url} (Ctrl-C to stop)\n`);
     await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
     await sandbox.close();
-    await new Promise<void>((resolve) => (logStream ? logStream.end(resolve) : resolve()));
+    if (logFd !== undefined) closeSync(logFd);
     return 0;
   },
 };
