@@ -19,7 +19,8 @@ import { parseReference } from '../model/reference.ts';
 import type { RegistryCredentials } from '../registry/auth.ts';
 import { RegistryClient } from '../registry/client.ts';
 import { registrySink, registrySource } from '../registry/transports.ts';
-import { HoistError } from '../errors.ts';
+import { HoistError, isHoistError } from '../errors.ts';
+import { DEFAULT_RETRY, withRetry } from '../http/retry.ts';
 
 interface BaseLayer {
   source: ImageSource;
@@ -38,7 +39,11 @@ export class RegistryBaseResolver implements BaseResolver {
     if (!parsed.ok) throw new HoistError(`FROM ${ref}: ${parsed.problem.message}`, { code: 'build.base-reference', op: 'FROM' });
     const { registry = 'docker.io', repository, tag, digest } = parsed.value;
     const source = registrySource(this.client.repository(registry, repository), digest ?? tag ?? 'latest', ref);
-    const base = await baseFromSource(source, platform, false);
+    // The config is read as a stream after its GET succeeded, beyond that request's own retry:
+    // when its body breaks off, the (read-only) resolution runs again.
+    const base = await withRetry(() => baseFromSource(source, platform, false), {
+      ...DEFAULT_RETRY, attempts: 3, retryable: (err) => isHoistError(err, 'registry.body-broken'),
+    });
     for (const l of base.manifest.layers) this.layers.set(l.digest, { source, origin: { registry, repository } });
     return base;
   }

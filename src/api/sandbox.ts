@@ -17,6 +17,8 @@ export interface SandboxOptions {
   empty?: boolean;
   log?: (entry: RequestLogEntry) => void;
   now?: () => number;
+  /** Enforce ECR's rate quotas (PutImage 10/s). */
+  throttle?: boolean;
 }
 
 export interface Sandbox extends RunningSandbox {
@@ -30,6 +32,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const world = await World.open({ initial, ...(opts.dir ? { dir: opts.dir } : {}), ...(opts.now ? { now: opts.now } : {}) });
   const running = await startSandboxServer({
     world, ...(opts.host ? { host: opts.host } : {}), port: opts.port ?? 4566, ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.throttle ? { throttle: true } : {}),
   });
   const s = world.state;
   return {

@@ -6,9 +6,20 @@ import {
   type ImageTagMutability, type Repository,
 } from '@aws-sdk/client-ecr';
 import { HoistError } from '../errors.ts';
+import { DEFAULT_RETRY, withRetry } from '../http/retry.ts';
 import { Secret } from '../model/secret.ts';
 import { ecrClient, type AwsCredentials, type AwsTarget } from './clients.ts';
-import { awsErrorName, wrapAwsError } from './errors.ts';
+import { awsErrorName, isTransient, wrapAwsError } from './errors.ts';
+
+/**
+ * The SDK's own retries are off (clients.ts): each ECR call is retried here when the error is
+ * transient (throttling, 5xx, 429, connection reset), as STS is. Every call below is safe to
+ * repeat: reads, GetAuthorizationToken, and CreateRepository, whose repeat after a lost answer
+ * ends in RepositoryAlreadyExistsException, which create() turns into success.
+ */
+function retried<T>(call: () => Promise<T>): Promise<T> {
+  return withRetry(call, { ...DEFAULT_RETRY, retryable: isTransient });
+}
 
 export interface RegistryLogin {
   /** Host[:port] from proxyEndpoint, e.g. 831955480324.dkr.ecr.ap-south-1.amazonaws.com. */
@@ -23,7 +34,7 @@ export interface RegistryLogin {
 export async function getRegistryLogin(target: AwsTarget, credentials: AwsCredentials): Promise<RegistryLogin> {
   const client = ecrClient(target, credentials);
   try {
-    const out = await client.send(new GetAuthorizationTokenCommand({}));
+    const out = await retried(() => client.send(new GetAuthorizationTokenCommand({})));
     const data = out.authorizationData?.[0];
     if (!data?.authorizationToken || !data.proxyEndpoint) {
       throw new HoistError('ECR answered GetAuthorizationToken without a token', { code: 'ecr.bad-response', op: 'GetAuthorizationToken' });
@@ -73,7 +84,8 @@ export async function ensureRepository(
         hint: 'Create it (aws ecr create-repository) or let hoist create it: drop --no-create-repository.',
       });
     }
-    return summary(await create(client, name, opts.settings ?? {}), true);
+    const made = await create(client, name, opts.settings ?? {});
+    return summary(made.repository, made.created);
   } finally {
     client.destroy();
   }
@@ -81,7 +93,7 @@ export async function ensureRepository(
 
 async function describe(client: ReturnType<typeof ecrClient>, name: string): Promise<Repository | undefined> {
   try {
-    const out = await client.send(new DescribeRepositoriesCommand({ repositoryNames: [name] }));
+    const out = await retried(() => client.send(new DescribeRepositoriesCommand({ repositoryNames: [name] })));
     return out.repositories?.[0];
   } catch (err) {
     if (awsErrorName(err) === 'RepositoryNotFoundException') return undefined;
@@ -90,20 +102,20 @@ async function describe(client: ReturnType<typeof ecrClient>, name: string): Pro
   }
 }
 
-async function create(client: ReturnType<typeof ecrClient>, name: string, s: RepositorySettings): Promise<Repository> {
+async function create(client: ReturnType<typeof ecrClient>, name: string, s: RepositorySettings): Promise<{ repository: Repository; created: boolean }> {
   try {
-    const out = await client.send(new CreateRepositoryCommand({
+    const out = await retried(() => client.send(new CreateRepositoryCommand({
       repositoryName: name,
       ...(s.tagMutability ? { imageTagMutability: s.tagMutability } : {}),
       ...(s.scanOnPush !== undefined ? { imageScanningConfiguration: { scanOnPush: s.scanOnPush } } : {}),
       ...(s.encryption ? { encryptionConfiguration: { encryptionType: s.encryption.type, ...(s.encryption.kmsKey ? { kmsKey: s.encryption.kmsKey } : {}) } } : {}),
-    }));
-    return out.repository!;
+    })));
+    return { repository: out.repository!, created: true };
   } catch (err) {
     // Another job created it between our describe and create: that is success.
     if (awsErrorName(err) === 'RepositoryAlreadyExistsException') {
       const again = await describe(client, name);
-      if (again) return again;
+      if (again) return { repository: again, created: false };
     }
     throw wrapAwsError(err, 'CreateRepository', accessCode(err, 'ecr.create-failed'),
       `Create the repository "${name}" beforehand, or allow ecr:CreateRepository on its ARN in the role's permissions policy.`);
@@ -134,11 +146,11 @@ export async function imageForTag(
 ): Promise<TaggedImage | undefined> {
   const client = ecrClient(target, credentials);
   try {
-    const out = await client.send(new BatchGetImageCommand({
+    const out = await retried(() => client.send(new BatchGetImageCommand({
       repositoryName: repository,
       imageIds: [{ imageTag: tag }],
       acceptedMediaTypes: MANIFEST_MEDIA_TYPES,
-    }));
+    })));
     const image = out.images?.[0];
     if (!image?.imageId?.imageDigest || !image.imageManifest) return undefined;
     return { digest: image.imageId.imageDigest, manifest: image.imageManifest, mediaType: image.imageManifestMediaType ?? '' };

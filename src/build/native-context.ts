@@ -116,7 +116,25 @@ export async function loadContext(dir: string): Promise<BuildContext> {
   const hasExceptions = patterns.some((p) => p.exclusion);
   const files = new Map<string, ContextFile>();
   const walk = async (rel: string): Promise<void> => {
-    const names = (await readdir(rel === '' ? dir : join(dir, rel))).sort();
+    // Names are read as bytes: a name that is not UTF-8 would otherwise be decoded lossily
+    // (U+FFFD) and then not be found again by lstat.
+    const raw = await readdir(rel === '' ? dir : join(dir, rel), { encoding: 'buffer' });
+    const names: string[] = [];
+    for (const bytes of raw) {
+      const name = bytes.toString('utf8');
+      if (Buffer.from(name, 'utf8').equals(bytes)) {
+        names.push(name);
+        continue;
+      }
+      const path = rel === '' ? name : `${rel}/${name}`;
+      if (isIgnored(patterns, path)) continue;
+      const shown = (rel === '' ? '' : `${rel}/`) + [...bytes].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+      throw new HoistError(`the build context holds a file whose name is not valid UTF-8: ${shown}`, {
+        code: 'build.context-invalid', op: 'read build context',
+        hint: 'Image layers store names as UTF-8 (PAX); rename the file, or exclude it in .dockerignore (match it with a wildcard, e.g. caf*).',
+      });
+    }
+    names.sort();
     for (const name of names) {
       const path = rel === '' ? name : `${rel}/${name}`;
       const stat = await lstat(join(dir, path));

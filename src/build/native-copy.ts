@@ -58,6 +58,13 @@ const hasWildcard = (p: string): boolean => /[*?[]/.test(p);
 function matchSources(req: CopyRequest): { given: string; path: string }[] {
   const out: { given: string; path: string }[] = [];
   for (const raw of req.sources) {
+    // The classic builder's check: a relative source that climbs out of the root names nothing
+    // in the context (Docker: "forbidden path outside the build context"). Absolute sources are
+    // context-relative, so `/x` is the context's x, never the host's.
+    const relative = posix.normalize(raw);
+    if (relative === '..' || relative.startsWith('../')) {
+      throw copyError(req, `forbidden path outside the build context: ${raw}`, 'COPY reads only files inside the build context; move the file into the context, or build from a parent directory.');
+    }
     const clean = posix.normalize('/' + raw).slice(1).replace(/\/+$/, '');
     if (hasWildcard(clean)) {
       const re = compilePattern(clean);

@@ -5,9 +5,8 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { verifyingStream } from '../image/digest-stream.ts';
 import type { Descriptor } from '../image/descriptor.ts';
-import { chain } from '../image/streams.ts';
 import type { Digest } from '../model/reference.ts';
-import { discard } from './http.ts';
+import { bodyError, discard } from './http.ts';
 import { type RegistryTransport, repoScope } from './transport.ts';
 
 /** The blob's size when the repository holds it, else undefined. */
@@ -26,7 +25,14 @@ export async function getBlob(t: RegistryTransport, repository: string, desc: Pi
   const res = await t.retry(() => t.request({
     method: 'GET', path: `/v2/${repository}/blobs/${desc.digest}`, scope: repoScope(repository, 'pull'), expect: [200], op: `GET blob ${desc.digest}`,
   }));
-  return chain(res.body, verifyingStream(desc.digest, desc.size >= 0 ? desc.size : undefined));
+  // A body that breaks off mid-way ends the stream with a retryable error naming the blob: the
+  // reader (an upload, which reopens its source on retry) decides whether to try again.
+  const verified = verifyingStream(desc.digest, desc.size >= 0 ? desc.size : undefined);
+  res.body.once('error', (err) => verified.destroy(bodyError(err, `GET blob ${desc.digest}`, t.host) as Error));
+  verified.once('close', () => {
+    if (!res.body.destroyed) res.body.destroy();
+  });
+  return res.body.pipe(verified);
 }
 
 /** A stream available at once, filled when `open` resolves: fits the synchronous BlobOpener. */

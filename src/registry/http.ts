@@ -95,6 +95,22 @@ function networkError(err: unknown, req: HttpRequest): unknown {
   });
 }
 
+/**
+ * A response body that broke off after the status line (connection reset, premature close,
+ * fewer bytes than Content-Length) is as transient as a failed request (§D5): the operation
+ * that reads it is retried whole. Other errors (digest mismatch, size limits) pass unchanged.
+ */
+export function bodyError(err: unknown, op: string, host: string): unknown {
+  if (err instanceof HoistError || err instanceof RangeError) return err;
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  const message = (err as Error).message ?? String(err);
+  const broken = TRANSIENT.has(code) || code === 'ERR_STREAM_PREMATURE_CLOSE' || /aborted|premature close|socket hang up/i.test(message);
+  if (!broken) return err;
+  return new HoistError(`${op}: the response from ${host} broke off: ${message}`, {
+    code: 'registry.body-broken', op, retryable: true, cause: err, context: { host, ...(code ? { errno: code } : {}) },
+  });
+}
+
 /** Drains and discards a response body, so its connection goes back to the pool. */
 export async function discard(res: HttpResponse): Promise<void> {
   res.body.resume();

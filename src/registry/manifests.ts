@@ -11,7 +11,7 @@ import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, type RawManifest, checkManifestSiz
 import { readAll } from '../image/streams.ts';
 import type { Digest } from '../model/reference.ts';
 import { registryCode } from './errors.ts';
-import { discard } from './http.ts';
+import { bodyError, discard } from './http.ts';
 import { type RegistryTransport, repoScope } from './transport.ts';
 
 const isDigest = (reference: string) => reference.includes(':');
@@ -27,7 +27,7 @@ export async function getManifest(t: RegistryTransport, repository: string, refe
     checkManifestSize(declared, `manifest ${repository}:${reference}`);
     const bytes = await readAll(res.body, MAX_MANIFEST_BYTES).catch((err: unknown) => {
       if (err instanceof RangeError) checkManifestSize(MAX_MANIFEST_BYTES + 1, `manifest ${repository}:${reference}`);
-      throw err;
+      throw bodyError(err, `GET manifest ${repository}:${reference}`, t.host);
     });
     const digest = sha256Digest(bytes);
     checkDigest(digest, isDigest(reference) ? reference : undefined, `manifest ${repository}:${reference}`);

@@ -3,6 +3,7 @@
 
 import { HoistError } from '../errors.ts';
 import { readAll } from '../image/streams.ts';
+import { bodyError } from './http.ts';
 import { type RegistryTransport, repoScope } from './transport.ts';
 
 export const MAX_PAGE = 1000;
@@ -17,8 +18,12 @@ export async function listTags(t: RegistryTransport, repository: string, pageSiz
   let next: URL | undefined = new URL(`/v2/${repository}/tags/list?n=${pageSize}`, t.base);
   for (let pages = 0; next && pages < 100_000; pages++) {
     const url: URL = next;
-    const res = await t.retry(() => t.request({ method: 'GET', path: url, scope: repoScope(repository, 'pull'), expect: [200], op: `list tags of ${repository}` }));
-    const body = JSON.parse((await readAll(res.body, 16 * 1024 * 1024)).toString('utf8')) as { tags?: string[] | null };
+    const op = `list tags of ${repository}`;
+    const { res, bytes } = await t.retry(async () => {
+      const res = await t.request({ method: 'GET', path: url, scope: repoScope(repository, 'pull'), expect: [200], op });
+      return { res, bytes: await readAll(res.body, 16 * 1024 * 1024).catch((err: unknown) => { throw bodyError(err, op, t.host); }) };
+    });
+    const body = JSON.parse(bytes.toString('utf8')) as { tags?: string[] | null };
     tags.push(...(body.tags ?? []));
     const link = nextLink(res.header('link'));
     next = link ? new URL(link, url) : undefined;

@@ -1,6 +1,7 @@
 // What every AWS API handler in the sandbox shares: the call it receives, the reply it gives,
 // and faults with AWS's codes. Rendering to XML (Query) or JSON 1.1 happens in one place.
 
+import type { Throttle } from './throttle.ts';
 import type { World } from './state.ts';
 import type { Session } from './world.ts';
 
@@ -60,6 +61,8 @@ export interface SandboxContext {
   /** host:port of the registry, as ECR's proxyEndpoint names it. */
   registryHost: string;
   log(entry: RequestLogEntry): void;
+  /** ECR's rate quotas (throttle.ts), when the sandbox enforces them. */
+  throttle?: Throttle;
 }
 
 export type AwsHandler = (ctx: SandboxContext, call: AwsCall) => Promise<AwsReply>;

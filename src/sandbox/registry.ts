@@ -55,6 +55,10 @@ async function dispatch(ex: Exchange, path: string): Promise<void> {
   if (!route) throw new RegistryError(404, 'UNSUPPORTED', 'unknown registry endpoint');
   const methods = ROUTES[route.kind] as Record<string, Handler<Route>>;
   const handler = Object.hasOwn(methods, ex.req.method ?? '') ? methods[ex.req.method!] : undefined;
+  // A manifest PUT is ECR's PutImage, and shares its rate quota with the API action.
+  if (route.kind === 'manifest' && ex.req.method === 'PUT' && ex.ctx.throttle && !ex.ctx.throttle.take('PutImage')) {
+    throw new RegistryError(429, 'TOOMANYREQUESTS', 'Rate exceeded');
+  }
   if (!handler) {
     throw new RegistryError(405, 'UNSUPPORTED', 'The operation is unsupported.', undefined, { allow: Object.keys(methods).join(', ') });
   }

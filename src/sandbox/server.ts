@@ -17,6 +17,7 @@ import { handleRegistry } from './registry.ts';
 import { handleSts } from './sts.ts';
 import { verifySigV4 } from './sigv4.ts';
 import type { World } from './state.ts';
+import { tokenBuckets } from './throttle.ts';
 
 /** UploadLayerPart carries up to 20,971,520 bytes base64-encoded in JSON (ECR API reference); everything else is far smaller. */
 const MAX_API_BODY = 28 * 1024 * 1024;
@@ -31,6 +32,8 @@ export interface SandboxServerOptions {
   host?: string;
   port?: number;
   log?: (entry: RequestLogEntry) => void;
+  /** Enforce ECR's rate quotas (PutImage 10/s): ThrottlingException / 429 TOOMANYREQUESTS beyond them. */
+  throttle?: boolean;
 }
 
 export interface RunningSandbox {
@@ -44,7 +47,10 @@ export interface RunningSandbox {
 
 export async function startSandboxServer(opts: SandboxServerOptions): Promise<RunningSandbox> {
   const host = opts.host ?? '127.0.0.1';
-  const ctx: SandboxContext = { world: opts.world, publicUrl: '', registryHost: '', log: opts.log ?? (() => {}) };
+  const ctx: SandboxContext = {
+    world: opts.world, publicUrl: '', registryHost: '', log: opts.log ?? (() => {}),
+    ...(opts.throttle ? { throttle: tokenBuckets() } : {}),
+  };
   const server = createServer((req, res) => {
     route(ctx, req, res).catch((err: unknown) => internalError(ctx, res, err));
   });
@@ -94,8 +100,15 @@ function sendJson(ctx: SandboxContext, req: IncomingMessage, res: ServerResponse
 
 async function mintToken(ctx: SandboxContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = Date.now();
-  const body = await readBody(req, 64 * 1024);
-  const request = (body.length ? JSON.parse(body.toString('utf8')) : {}) as TokenRequest;
+  let request: TokenRequest;
+  try {
+    request = parseJsonObject(await readBody(req, 64 * 1024)) as TokenRequest;
+  } catch (err) {
+    if (!(err instanceof AwsFault)) throw err;
+    res.writeHead(err.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: err.code, message: err.message }));
+    ctx.log({ time: new Date().toISOString(), kind: 'control', method: 'POST', path: '/_sandbox/token', status: err.status, error: err.code, ms: Date.now() - started });
+    return;
+  }
   const state = ctx.world.state;
   const claims = gitlabClaims(state.issuerUrl, request, Math.floor(ctx.world.now() / 1000));
   const token = signJwt(state.signingKeys[0]!, claims);
@@ -103,22 +116,45 @@ async function mintToken(ctx: SandboxContext, req: IncomingMessage, res: ServerR
   ctx.log({ time: new Date().toISOString(), kind: 'control', method: 'POST', path: '/_sandbox/token', status: 200, ms: Date.now() - started });
 }
 
+/** Past the limit the rest of a body is read and discarded up to this much, so the client gets the 413. */
+const DISCARD_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * The request body, at most `limit` bytes. A larger body is drained (not kept) and refused with
+ * 413 RequestEntityTooLarge once it ends, so the client reads the answer instead of a reset; only
+ * a body beyond DISCARD_LIMIT more gets the connection cut.
+ */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const tooLarge = () => new AwsFault('RequestEntityTooLarge', `Request body exceeds ${limit} bytes`, 413);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > limit) {
-        reject(new AwsFault('RequestEntityTooLarge', `Request body exceeds ${limit} bytes`, 413));
+      if (size <= limit) chunks.push(c);
+      else if (size > limit + DISCARD_LIMIT) {
+        reject(tooLarge());
         req.destroy();
-        return;
       }
-      chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => (size > limit ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
     req.on('error', reject);
   });
+}
+
+/** JSON 1.1 and control bodies: malformed JSON, or JSON that is not an object, is the client's fault. */
+function parseJsonObject(body: Buffer): Record<string, unknown> {
+  if (body.length === 0) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new AwsFault('SerializationException', 'Unable to parse the request body as JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new AwsFault('SerializationException', 'The request body must be a JSON object');
+  }
+  return value as Record<string, unknown>;
 }
 
 interface ParsedCall {
@@ -132,7 +168,7 @@ function parseCall(req: IncomingMessage, body: Buffer, signedService: string | u
   const target = req.headers['x-amz-target'];
   if (typeof target === 'string') {
     if (!target.startsWith(ECR_TARGET)) throw new AwsFault('UnknownOperationException', `Unknown target ${target}`);
-    const input = body.length ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : {};
+    const input = parseJsonObject(body);
     return { service: 'ecr', action: target.slice(ECR_TARGET.length), params: new URLSearchParams(), input };
   }
   const params = new URLSearchParams(body.toString('utf8'));
@@ -162,6 +198,7 @@ async function handleAws(ctx: SandboxContext, req: IncomingMessage, res: ServerR
       throw new AwsFault('MissingAuthenticationToken', 'Request is missing Authentication Token', 403);
     }
     principal = auth?.session.principal.arn;
+    if (service === 'ecr' && ctx.throttle && !ctx.throttle.take(parsed.action)) throw new AwsFault('ThrottlingException', 'Rate exceeded', 400);
     const call: AwsCall = { ...parsed, caller: auth?.session, requestId };
     reply = await HANDLERS[service](ctx, call);
   } catch (err) {

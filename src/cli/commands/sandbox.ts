@@ -30,6 +30,8 @@ Flags:
   --world FILE    start from the world described in FILE (JSON) instead of the seed's
   --empty         start with only the account and its root user
   --log FILE      append a JSON line per request to FILE (no secrets are logged)
+  --throttle      enforce ECR's PutImage quota (10/s per account): ThrottlingException from
+                  the API, 429 TOOMANYREQUESTS from the registry's manifest PUT, as ECR answers
 
 hoist sandbox token — print one ID token signed by the sandbox's issuer, with GitLab's claims:
   --endpoint URL        the sandbox (default $AWS_ENDPOINT_URL, else http://127.0.0.1:4566)
@@ -55,7 +57,7 @@ export const sandboxCommand: Command = {
     if (argv[0] === 'token') return token(argv.slice(1), io);
     const p = parse('sandbox', argv, {
       port: { type: 'string' }, host: { type: 'string' }, dir: { type: 'string' }, memory: { type: 'boolean' },
-      world: { type: 'string' }, empty: { type: 'boolean' }, log: { type: 'string' },
+      world: { type: 'string' }, empty: { type: 'boolean' }, log: { type: 'string' }, throttle: { type: 'boolean' },
     });
     if (p.values.help) return io.stdout(HELP), 0;
     if (p.values.memory && p.values.dir) throw usageError('sandbox: --dir and --memory exclude each other');
@@ -66,7 +68,7 @@ export const sandboxCommand: Command = {
     const logFd = logFile ? openSync(logFile, 'a', 0o600) : undefined;
     const sandbox = await startSandbox({
       host: str(p, 'host'), port: int(p, 'port', [0, 65535]) ?? 4566, dir: str(p, 'dir'),
-      worldFile: str(p, 'world'), empty: p.values.empty === true,
+      worldFile: str(p, 'world'), empty: p.values.empty === true, throttle: p.values.throttle === true,
       ...(logFd !== undefined ? { log: (e) => void writeSync(logFd, JSON.stringify(e) + '\n') } : {}),
     });
     for (const [k, v] of Object.entries(sandbox.exports)) io.stdout(`export ${k}=${shellQuote(v)}\n`);

@@ -127,7 +127,9 @@ export function lex(text: string, file = 'Dockerfile'): { directives: Directives
       cur = phys[i]!;
       col = 1;
     }
-    const m = /^(\S+)(\s*)/.exec(joined)!;
+    // A lone escape at the end of the file continues into nothing: no instruction (BuildKit ignores it).
+    const m = /^(\S+)(\s*)/.exec(joined);
+    if (m === null) continue;
     const keyword = m[1]!.toUpperCase();
     const restOffset = m[0].length;
     const rest = joined.slice(restOffset).replace(/\s+$/, '');
