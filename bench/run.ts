@@ -133,6 +133,30 @@ export function goal(scenario: string, text: string, value: number, ok: (v: numb
   goals.push({ scenario, goal: text, value, met: ok(value), unit });
 }
 
+const RESULTS = resolve(import.meta.dirname, 'results.json');
+
+/**
+ * `npm run bench oci` re-runs one scenario: the others keep their figures from the last run
+ * (bench/results.json, committed with BENCHMARKS.md), each row marked with when it ran.
+ */
+function mergePrevious(): void {
+  const ran = new Set(rows.map((r) => r.scenario));
+  const now = new Date().toISOString();
+  for (const r of rows) r.note ??= now;
+  let previous: { rows: Row[]; goals: Goal[] } = { rows: [], goals: [] };
+  try {
+    previous = JSON.parse(readFileSync(RESULTS, 'utf8')) as typeof previous;
+  } catch { /* first run */ }
+  rows.push(...previous.rows.filter((r) => !ran.has(r.scenario)));
+  goals.push(...previous.goals.filter((g) => !ran.has(g.scenario)));
+  const order = (s: string) => SCENARIOS.findIndex((x) => s.startsWith(x));
+  rows.sort((a, b) => order(a.scenario) - order(b.scenario));
+  goals.sort((a, b) => order(a.scenario) - order(b.scenario));
+  writeFileSync(RESULTS, JSON.stringify({ rows, goals }, null, 2) + '\n');
+}
+
+const SCENARIOS = ['cold push, OCI', 'cold push from the Docker', 'warm push', 'native build', 'peak memory'];
+
 function report(img: BenchImage): string {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   const lines = [
@@ -140,8 +164,8 @@ function report(img: BenchImage): string {
     `Latest run: ${new Date().toISOString()} on ${machine}; Debian 12, CNCF distribution ${registryVersion()}, loopback, ${RUNS} runs each (min / median, seconds).`,
     `Image: ${img.layers.length} gzip layers of this machine's shared libraries, documentation and tools, ${(img.totalCompressed / 1e6).toFixed(0)} MB compressed, as an OCI layout (\`bench/image.ts\`).`,
     'Command: `npm run bench` (writes this file). Peers run in the same process, one after another, each cold run against a fresh empty registry.', '',
-    '| scenario | tool | min | median |', '| --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.scenario} | ${r.tool} | ${r.stat.min.toFixed(3)} | ${r.stat.median.toFixed(3)} |`),
+    '| scenario | tool | min | median | run at |', '| --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.scenario} | ${r.tool} | ${r.stat.min.toFixed(3)} | ${r.stat.median.toFixed(3)} | ${(r.note ?? '').slice(0, 16)} |`),
     '', '## Goals (issue 4)', '', '| scenario | goal | measured | met |', '| --- | --- | --- | --- |',
     ...goals.map((g) => `| ${g.scenario} | ${g.goal} | ${g.unit === 'x' ? `${g.value.toFixed(2)}x` : `${g.value.toFixed(0)} ${g.unit}`} | ${g.met ? 'yes' : '**no**'} |`),
     '', ...reading(), '',
@@ -183,6 +207,7 @@ async function main(): Promise<void> {
   if (want('warm')) await warm(img);
   if (want('native')) await nativeScenario({ measure, goal, withRegistry, timed, hoist: HOIST, work: WORK });
   if (want('memory')) await hugeLayerImage({ rows, goal, withRegistry, hoist: HOIST, work: WORK });
+  mergePrevious();
   const text = report(img);
   writeFileSync(resolve(import.meta.dirname, '..', 'BENCHMARKS.md'), text);
   process.stdout.write(text);

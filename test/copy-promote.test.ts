@@ -56,7 +56,21 @@ describe('hoist copy / promote against the sandbox ECR registry', { skip: missin
   let auth: { authfile: string; dockerConfig: string };
   const registryLog = (): RequestLogEntry[] => readFileSync(logFile, 'utf8').split('\n').filter(Boolean)
     .map((l) => JSON.parse(l) as RequestLogEntry).filter((e) => e.kind === 'registry');
-  const since = (n: number) => registryLog().slice(n);
+  /**
+   * The sandbox logs a request once its answer has left, so the last lines can land a moment
+   * after the client exits: read until the log stops growing (bounded).
+   */
+  const settledLog = async (): Promise<RequestLogEntry[]> => {
+    let last = -1;
+    for (let i = 0; i < 40; i++) {
+      const size = readFileSync(logFile).length;
+      if (size === last) break;
+      last = size;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return registryLog();
+  };
+  const since = async (n: number) => (await settledLog()).slice(n);
 
   before(async () => {
     logFile = join(tmp, 'sandbox.log');
@@ -80,12 +94,12 @@ describe('hoist copy / promote against the sandbox ECR registry', { skip: missin
     assert.equal(pulled.digest, layout.manifest.digest);
     assert.equal(pulled.out, 'hello from hoist copy\n');
 
-    const mark = registryLog().length;
+    const mark = (await settledLog()).length;
     const again = await hoistOk(['copy', `oci:${layout.dir}:v1`, dst, '--dest-creds-env', 'HOIST_DEST', '--json'], env);
     const report = JSON.parse(again.stdout) as { manifest: string; stats: { present: number; uploaded: number } };
     assert.equal(report.manifest, 'unchanged');
     assert.equal(report.stats.uploaded, 0);
-    const methods = since(mark).map((e) => `${e.method} ${e.path}`);
+    const methods = (await since(mark)).map((e) => `${e.method} ${e.path}`);
     assert.ok(methods.length >= 4, methods.join('\n'));
     assert.deepEqual(methods.filter((m) => !m.startsWith('HEAD ')), [], 'only HEAD requests on a re-push');
   });
@@ -93,16 +107,16 @@ describe('hoist copy / promote against the sandbox ECR registry', { skip: missin
   it('promote adds tags without uploading a blob, and is idempotent', async () => {
     const ref = `${sb.registry}/copy/app:v1`;
     const digest = await skopeoDigest(`docker://${ref}`, auth.authfile);
-    const mark = registryLog().length;
+    const mark = (await settledLog()).length;
     const r = await hoistOk(['promote', ref, '--tag', 'stable', '--tag', 'v1.0.0', '--creds-env', 'HOIST_DEST'], env);
     assert.equal(r.stdout, `${sb.registry}/copy/app:stable@${digest}\n${sb.registry}/copy/app:v1.0.0@${digest}\n`);
-    const calls = since(mark);
+    const calls = await since(mark);
     assert.deepEqual(calls.filter((e) => /\/blobs\//.test(e.path ?? '') && e.method !== 'HEAD' && e.method !== 'GET'), []);
     assert.equal(calls.filter((e) => e.method === 'PUT' && /\/manifests\//.test(e.path ?? '')).length, 2);
     assert.equal(await skopeoDigest(`docker://${sb.registry}/copy/app:stable`, auth.authfile), digest);
-    const mark2 = registryLog().length;
+    const mark2 = (await settledLog()).length;
     await hoistOk(['promote', ref, '--tag', 'stable', '--creds-env', 'HOIST_DEST'], env);
-    assert.deepEqual(since(mark2).filter((e) => e.method === 'PUT'), [], 'a tag already on the digest is not PUT again');
+    assert.deepEqual((await since(mark2)).filter((e) => e.method === 'PUT'), [], 'a tag already on the digest is not PUT again');
   });
 
   it('IMMUTABLE repository: same digest is success, another digest is a clear error', async () => {

@@ -118,6 +118,7 @@ function withBaseLayers(layout: ImageSource, base: ReadonlyMap<string, BaseLayer
     name: layout.name,
     originOf: (d: Descriptor) => base.get(d.digest)?.origin,
     blob: (d: Descriptor) => base.get(d.digest)?.source.blob(d) ?? layout.blob(d),
+    unverifiedBlob: (d: Descriptor) => base.get(d.digest)?.source.blob(d) ?? (layout.unverifiedBlob ?? layout.blob)(d),
     manifest: () => layout.manifest(),
     manifestByDigest: (d) => layout.manifestByDigest(d),
     close: () => layout.close(),

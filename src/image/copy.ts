@@ -91,7 +91,8 @@ async function copyManifestBlobs(run: Run, m: RawManifest): Promise<RawManifest>
 async function copyBlob(run: Run, desc: Descriptor, manifestType: string): Promise<Descriptor> {
   if (isUncompressedLayer(desc.mediaType)) return compressLayer(run, desc, manifestType);
   if (await run.dst.hasBlob(desc)) return count(run, desc, 'present');
-  const outcome = await run.dst.putBlob(desc, run.src.blob(desc), run.src.originOf?.(desc) ?? run.src.origin);
+  const open = run.dst.verifiesDigests && run.src.unverifiedBlob ? run.src.unverifiedBlob(desc) : run.src.blob(desc);
+  const outcome = await run.dst.putBlob(desc, open, run.src.originOf?.(desc) ?? run.src.origin);
   return count(run, desc, outcome);
 }
 

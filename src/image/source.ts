@@ -26,6 +26,11 @@ export interface ImageSource {
   manifestByDigest(desc: Descriptor): Promise<RawManifest>;
   /** A blob's bytes exactly as the descriptor says; the stream fails if they do not match. */
   blob(desc: Descriptor): BlobOpener;
+  /**
+   * The same bytes without the client-side check, for a sink that verifies digests itself
+   * (a registry checks every blob it commits against `?digest=`): hashing twice costs a core.
+   */
+  unverifiedBlob?(desc: Descriptor): BlobOpener;
   close(): Promise<void>;
 }
 
@@ -35,6 +40,8 @@ export interface ImageSink {
   readonly name: string;
   /** Key for the digest cache: the same registry (or directory) gives the same key. */
   readonly cacheKey: string;
+  /** The sink rejects a blob whose bytes do not match its digest (registries do, on commit). */
+  readonly verifiesDigests?: boolean;
   hasBlob(desc: Descriptor): Promise<boolean>;
   /** Stores a blob whose digest and size are known (the sink verifies them). */
   putBlob(desc: Descriptor, open: BlobOpener, from?: BlobOrigin): Promise<BlobOutcome>;

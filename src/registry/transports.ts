@@ -92,6 +92,8 @@ export function registrySink(repo: Repository, name: string): ImageSink {
   return {
     name,
     cacheKey: `docker://${repo.host}`,
+    // Distribution spec: the registry verifies `PUT …?digest=` against the bytes it received.
+    verifiesDigests: true,
     hasBlob: async (desc) => (await repo.headBlob(desc.digest)) !== undefined,
     putBlob: (desc, open, from) => repo.pushBlob(desc, open, from),
     putStream: (open) => repo.pushStream(open),
