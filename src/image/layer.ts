@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { constants, createGzip } from 'node:zlib';
 
+import { ParallelGzip } from './pgzip.ts';
 import { tarStream, type TarEntry, type TarOptions } from './tar.ts';
 
 export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
@@ -50,7 +50,8 @@ export async function writeGzipLayer(tar: AsyncIterable<Buffer>, path: string, l
   const diff = new Digester();
   const blob = new Digester();
   // gzip header: mtime 0, no file name, OS byte fixed by zlib → same bytes for the same input.
-  await pipeline(Readable.from(tar), diff, createGzip({ level, memLevel: 8, strategy: constants.Z_DEFAULT_STRATEGY }), blob, createWriteStream(path));
+  // Parallel gzip members: both cores compress one big COPY layer (pgzip.ts).
+  await pipeline(Readable.from(tar), diff, new ParallelGzip(level), blob, createWriteStream(path));
   return { digest: blob.digest(), diffId: diff.digest(), size: blob.bytes, tarSize: diff.bytes, mediaType: OCI_LAYER_GZIP, path };
 }
 

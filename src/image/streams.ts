@@ -3,7 +3,7 @@
 // the libuv threadpool, so layers compressed concurrently use several cores).
 
 import type { Readable, Transform } from 'node:stream';
-import { constants, createGzip } from 'node:zlib';
+import { ParallelGzip } from './pgzip.ts';
 import type { BlobOpener } from './source.ts';
 
 /** input.pipe(transform), with input's errors forwarded to the transform's readers. */
@@ -18,7 +18,8 @@ export function chain(input: Readable, transform: Transform): Readable {
 export const DEFAULT_COMPRESSION_LEVEL = 1;
 
 export function gzipOpener(open: BlobOpener, level = DEFAULT_COMPRESSION_LEVEL): BlobOpener {
-  return () => chain(open(), createGzip({ level, chunkSize: 128 * 1024, strategy: constants.Z_DEFAULT_STRATEGY }));
+  // Parallel gzip members (pgzip.ts): docker save layers compress on every core.
+  return () => chain(open(), new ParallelGzip(level));
 }
 
 /** Drains a stream into memory: only for small documents (manifests, configs). */

@@ -1,0 +1,63 @@
+// Parallel gzip, after pigz: the input is cut into fixed-size blocks, each compressed as its
+// own gzip member on the libuv threadpool, and the members are emitted in order. A sequence
+// of members is one valid gzip stream (RFC 1952 §2.2), which gunzip, Go's compress/gzip (the
+// registry, containerd, docker) and Node all read as a whole. Fixed blocks keep the output
+// deterministic: the same input gives the same bytes. Memory is bounded by the blocks in flight.
+
+import { Transform, type TransformCallback } from 'node:stream';
+import { gzip } from 'node:zlib';
+
+export const PGZIP_BLOCK = 1 << 20;
+/** Node's threadpool has 4 threads by default; more blocks in flight only queue. */
+export const PGZIP_IN_FLIGHT = 4;
+
+function gzipBlock(block: Buffer, level: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => gzip(block, { level }, (err, out) => (err ? reject(err) : resolve(out))));
+}
+
+export class ParallelGzip extends Transform {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private readonly queue: Promise<Buffer>[] = [];
+  private members = 0;
+
+  constructor(private readonly level = 1, private readonly block = PGZIP_BLOCK, private readonly inFlight = PGZIP_IN_FLIGHT) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    this.drainBlocks(false).then(() => cb(), cb);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.drainBlocks(true).then(() => this.emitAll()).then(() => cb(), cb);
+  }
+
+  /** Starts compression of every full block (and the tail at the end), keeping at most `inFlight` running. */
+  private async drainBlocks(final: boolean): Promise<void> {
+    while (this.pendingBytes >= this.block || (final && this.pendingBytes > 0)) {
+      const all = Buffer.concat(this.pending, this.pendingBytes);
+      const take = Math.min(this.block, all.length);
+      this.pending = take < all.length ? [all.subarray(take)] : [];
+      this.pendingBytes = all.length - take;
+      this.start(Buffer.from(all.subarray(0, take)));
+      if (this.queue.length >= this.inFlight) this.push(await this.queue.shift()!);
+    }
+  }
+
+  private start(block: Buffer): void {
+    const p = gzipBlock(block, this.level);
+    // Awaited in order later; until then a failure must not surface as an unhandled rejection.
+    p.catch(() => {});
+    this.queue.push(p);
+    this.members++;
+  }
+
+  private async emitAll(): Promise<void> {
+    // An empty input still yields one (empty) member, as gzip does.
+    if (this.members === 0) this.start(Buffer.alloc(0));
+    while (this.queue.length > 0) this.push(await this.queue.shift()!);
+  }
+}
