@@ -149,10 +149,20 @@ function mergePrevious(): void {
   } catch { /* first run */ }
   rows.push(...previous.rows.filter((r) => !ran.has(r.scenario)));
   goals.push(...previous.goals.filter((g) => !ran.has(g.scenario)));
+  crossScenarioGoals();
   const order = (s: string) => SCENARIOS.findIndex((x) => s.startsWith(x));
   rows.sort((a, b) => order(a.scenario) - order(b.scenario));
   goals.sort((a, b) => order(a.scenario) - order(b.scenario));
   writeFileSync(RESULTS, JSON.stringify({ rows, goals }, null, 2) + '\n');
+}
+
+/** Goals that compare rows of two scenarios, recomputed when either was re-run alone. */
+function crossScenarioGoals(): void {
+  const text = 'hoist at least 2x faster than docker push';
+  const docker = rows.find((r) => r.tool === 'docker push')?.stat.min;
+  const hoist = rows.find((r) => r.tool === 'hoist copy docker-daemon:')?.stat.min;
+  if (goals.some((g) => g.goal === text) || !docker || !hoist) return;
+  goals.push({ scenario: 'cold push from the Docker engine', goal: text, value: docker / hoist, met: docker / hoist >= 2, unit: 'x' });
 }
 
 const SCENARIOS = ['cold push, OCI', 'cold push from the Docker', 'warm push', 'native build', 'peak memory'];
@@ -186,7 +196,7 @@ function reading(): string[] {
   const floor = min('curl floor (5 parallel PUTs)');
   const oci = min('hoist copy oci:');
   if (floor && oci) out.push(`- The ${(oci - floor).toFixed(2)} s over the curl floor is Node's start and bundle load (~${((min('node process start alone') ?? 0) * 1000).toFixed(0)} ms of bare start) and a HEAD per blob and per tag before uploading, which curl skips. Local blobs are not hashed a second time: the registry verifies every digest on commit (test/copy-corrupt.test.ts).`);
-  out.push('- The native build compresses each new layer with one gzip stream (level 1) on one core; docker build compresses nothing and docker push compresses with gzip 6 in dockerd. Parallel gzip members (pigz-style) would use both cores.');
+  out.push('- New layers (native builds, docker save layers) are compressed as parallel gzip members (level 1, 1 MiB blocks, src/image/pgzip.ts). The native scenario\'s remaining time is reading and tarring 306 MB of many small files; docker build compresses nothing and docker push compresses with gzip 6 in dockerd.');
   return out;
 }
 
