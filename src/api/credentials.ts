@@ -2,11 +2,12 @@
 // to stdout only, in the format asked for; a web-identity token file lets the AWS CLI and
 // SDKs refresh credentials by themselves for jobs longer than one session.
 
-import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { readIdToken } from '../ci/id-token-read.ts';
 import type { AwsConfig } from '../config/credentials.ts';
 import type { AwsSession } from './session.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
 
 export type CredentialFormat = 'env' | 'json' | 'profile';
 
@@ -41,10 +42,7 @@ export function renderCredentials(session: AwsSession, cfg: AwsConfig, format: C
 export async function writeWebIdentityFile(cfg: AwsConfig, path: string): Promise<Record<string, string>> {
   const token = await readIdToken(cfg.idToken);
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${Date.now()}`;
-  await writeFile(tmp, token.reveal(), { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, path);
+  await writeFileAtomic(path, token.reveal(), { mode: 0o600 });
   return {
     AWS_ROLE_ARN: cfg.aws.roleArn.arn,
     AWS_WEB_IDENTITY_TOKEN_FILE: path,

@@ -2,10 +2,11 @@
 // write them without ever clobbering a user's edits (a differing file is skipped with a diff
 // unless `force`).
 
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { HoistError } from '../errors.ts';
 import { initFiles, parseInitSpec, unifiedDiff, type GeneratedFile, type InitInput, type InitSpec } from '../generate/index.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
 
 export type FileStatus = 'created' | 'unchanged' | 'overwritten' | 'skipped';
 
@@ -43,9 +44,7 @@ async function place(dir: string, file: GeneratedFile, force: boolean): Promise<
   const diff = current === undefined ? undefined : unifiedDiff(current, file.content, file.path);
   if (current !== undefined && !force) return { ...base, status: 'skipped', diff: diff! };
   await mkdir(dirname(target), { recursive: true });
-  const tmp = `${target}.hoist-tmp`;
-  await writeFile(tmp, file.content);
-  await rename(tmp, target);
+  await writeFileAtomic(target, file.content);
   return current === undefined ? { ...base, status: 'created' } : { ...base, status: 'overwritten', diff: diff! };
 }
 

@@ -3,10 +3,11 @@
 // entry that makes docker ask `docker-credential-hoist` for a fresh token on every call, or
 // the bare password for piping into `docker login --password-stdin`.
 
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RegistryLogin } from '../aws/ecr.ts';
 import { HoistError } from '../errors.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
 
 interface DockerConfigJson {
   auths?: Record<string, { auth?: string }>;
@@ -34,9 +35,7 @@ async function writeDockerConfig(dir: string, update: (c: DockerConfigJson) => v
   const file = join(dir, 'config.json');
   const config = await readDockerConfig(file);
   update(config);
-  const tmp = `${file}.hoist-${Date.now()}.tmp`;
-  await writeFile(tmp, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
-  await rename(tmp, file);
+  await writeFileAtomic(file, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
   return file;
 }
 

@@ -115,12 +115,8 @@ export class NativePushBuilder implements Builder {
 function withBaseLayers(layout: ImageSource, base: ReadonlyMap<string, BaseLayer>): ImageSource {
   return {
     ...layout,
-    name: layout.name,
     originOf: (d: Descriptor) => base.get(d.digest)?.origin,
     blob: (d: Descriptor) => base.get(d.digest)?.source.blob(d) ?? layout.blob(d),
     unverifiedBlob: (d: Descriptor) => base.get(d.digest)?.source.blob(d) ?? (layout.unverifiedBlob ?? layout.blob)(d),
-    manifest: () => layout.manifest(),
-    manifestByDigest: (d) => layout.manifestByDigest(d),
-    close: () => layout.close(),
   };
 }

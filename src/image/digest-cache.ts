@@ -2,9 +2,10 @@
 // and containers/image's BlobInfoCache, registry-performance.md §D9): a re-push of layers
 // hoist had to gzip only HEADs the cached digest instead of recompressing. A small JSON file.
 
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../model/reference.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
 
 export interface CachedBlob {
   digest: Digest;
@@ -52,9 +53,7 @@ export class DigestCache {
   async save(): Promise<void> {
     if (!this.dir || !this.#dirty) return;
     await mkdir(this.dir, { recursive: true });
-    const tmp = join(this.dir, `${FILE}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`);
-    await writeFile(tmp, JSON.stringify(this.data));
-    await rename(tmp, join(this.dir, FILE));
+    await writeFileAtomic(join(this.dir, FILE), JSON.stringify(this.data));
     this.#dirty = false;
   }
 }

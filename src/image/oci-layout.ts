@@ -14,6 +14,7 @@ import { type Descriptor, type ImageIndex, MEDIA, type RawManifest, checkManifes
 import { HashingStream, verifyingStream } from './digest-stream.ts';
 import type { BlobOpener, BlobOutcome, ImageSink, ImageSource } from './source.ts';
 import { chain } from './streams.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
 
 const REF_NAME = 'org.opencontainers.image.ref.name';
 
@@ -112,8 +113,6 @@ async function putLayoutManifest(dir: string, m: RawManifest, tag: string | unde
   if (same) return 'unchanged';
   const manifests = index.manifests.filter((e) => e.annotations?.[REF_NAME] !== tag);
   manifests.push({ mediaType: m.mediaType, digest: m.digest, size: m.bytes.length, annotations: { [REF_NAME]: tag } });
-  const tmp = join(dir, `index.json.${randomUUID()}.tmp`);
-  await writeFile(tmp, JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests }));
-  await rename(tmp, join(dir, 'index.json'));
+  await writeFileAtomic(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests }));
   return 'pushed';
 }

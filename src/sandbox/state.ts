@@ -43,7 +43,7 @@ export class World {
   commit(): Promise<void> {
     const file = this.stateFile;
     if (!file) return Promise.resolve();
-    const next = this.chain.then(() => writeFileAtomic(file, JSON.stringify(this.state)));
+    const next = this.chain.then(() => writeFileAtomic(file, JSON.stringify(this.state), { mode: 0o600 }));
     this.chain = next.catch(() => undefined);
     return next;
   }

@@ -7,10 +7,11 @@
 
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+export { writeFileAtomic } from '../fs/atomic.ts';
 
 export interface BlobInfo {
   digest: string;
@@ -182,12 +183,4 @@ async function fsyncFile(file: string): Promise<void> {
   } finally {
     await fh.close();
   }
-}
-
-/** Replaces `file` atomically: readers see the old or the new content, never a mix. */
-export async function writeFileAtomic(file: string, data: string | Buffer): Promise<void> {
-  const tmp = `${file}.${randomUUID()}.tmp`;
-  await writeFile(tmp, data, { mode: 0o600 });
-  await fsyncFile(tmp);
-  await rename(tmp, file);
 }

@@ -1,12 +1,13 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { planPush } from '../../api/push-plan.ts';
 import { push, type PushOutcome } from '../../api/push.ts';
 import { parseBuilderKind, selectBuilder } from '../../api/builders.ts';
 import type { PushFlags } from '../../config/push.ts';
 import { HoistError } from '../../errors.ts';
 import { list, parse, str, type Parsed } from '../args.ts';
-import type { Command, Io } from '../io.ts';
+import type { Command } from '../io.ts';
 import { progress } from '../progress.ts';
+import { writeFileAtomic } from '../../fs/atomic.ts';
 
 const HELP = `Usage: hoist push [flags]
 
@@ -134,8 +135,6 @@ export function dotenvLines(o: PushOutcome): string {
 }
 
 /** Written whole or not at all: a later job never reads half a report. */
-async function writeDotenv(path: string, o: PushOutcome): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, dotenvLines(o));
-  await rename(tmp, path);
+function writeDotenv(path: string, o: PushOutcome): Promise<void> {
+  return writeFileAtomic(path, dotenvLines(o));
 }
