@@ -10,6 +10,7 @@
 // A non-zero exit is a result, not an error: the caller's parser decides what it means.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Writable } from 'node:stream';
 
 import { HoistError } from '../errors.ts';
 import { LineSplitter, TailBuffer } from './lines.ts';
@@ -28,6 +29,11 @@ export interface ExecRequest {
   /** Default 60 s. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Where the child's stdout goes, with backpressure, instead of being collected (a `docker save`
+   * stream of gigabytes). `stdout` in the result is then empty.
+   */
+  stdout?: Writable;
   /** Every output line (already redacted), as it arrives. */
   onLine?: (line: string, stream: Stream) => void;
   /** Values replaced by `[redacted]` everywhere this runner reports text. */
@@ -108,6 +114,13 @@ function collect(child: ChildProcess, stream: Stream, req: ExecRequest, secrets:
   return { tail, end: () => req.onLine && lines.end() };
 }
 
+/** stdout into a caller's sink; a sink that fails stops the child rather than leave it blocked on a full pipe. */
+function pipeOut(child: ChildProcess, sink: Writable, stop: () => void) {
+  child.stdout?.pipe(sink);
+  sink.once('error', stop);
+  return { tail: new TailBuffer(0), end: () => undefined };
+}
+
 type Settle = { ok: (r: ExecResult) => void; fail: (e: unknown) => void };
 
 /** One running child: collects output, stops it (SIGTERM, then SIGKILL), settles exactly once. */
@@ -127,7 +140,7 @@ class Execution {
     private readonly settle: Settle,
   ) {
     const max = req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
-    this.#out = collect(child, 'stdout', req, secrets, max);
+    this.#out = req.stdout ? pipeOut(child, req.stdout, () => this.stop('aborted')) : collect(child, 'stdout', req, secrets, max);
     this.#err = collect(child, 'stderr', req, secrets, max);
     this.#timers.push(setTimeout(() => this.stop('timeout'), this.#timeoutMs));
     req.signal?.addEventListener('abort', this.#onAbort, { once: true });

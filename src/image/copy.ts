@@ -58,6 +58,7 @@ export async function copyImage(src: ImageSource, dst: ImageSink, opts: CopyOpti
     src, dst, opts, limit: limit(opts.jobs ?? 5), level: opts.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL,
     stats: { present: 0, uploaded: 0, mounted: 0, compressed: 0, bytes: 0 },
   };
+  src.useKnownLayers?.((diffId, mediaType) => knownAtSink(run, diffId, mediaType));
   const top = await src.manifest();
   const copied = isIndexType(top.mediaType) ? await copyIndex(run, top) : await copyManifestBlobs(run, top);
   const manifest = await dst.putManifest(copied, opts.tag);
@@ -93,17 +94,25 @@ async function copyBlob(run: Run, desc: Descriptor, manifestType: string): Promi
   if (await run.dst.hasBlob(desc)) return count(run, desc, 'present');
   const open = run.dst.verifiesDigests && run.src.unverifiedBlob ? run.src.unverifiedBlob(desc) : run.src.blob(desc);
   const outcome = await run.dst.putBlob(desc, open, run.src.originOf?.(desc) ?? run.src.origin);
-  return count(run, desc, outcome);
+  const diffId = run.src.gzipped?.get(desc.digest);
+  if (diffId === undefined) return count(run, desc, outcome);
+  run.opts.cache?.set(run.dst.cacheKey, diffId, { digest: desc.digest, size: desc.size });
+  return count(run, desc, 'compressed');
+}
+
+/** The compressed blob the sink holds for an uncompressed layer, by the digest cache and a HEAD. */
+async function knownAtSink(run: Run, diffId: Digest, mediaType: string): Promise<Descriptor | undefined> {
+  const cached = run.opts.cache?.get(run.dst.cacheKey, diffId);
+  if (!cached) return undefined;
+  const out = { mediaType, digest: cached.digest, size: cached.size };
+  return (await run.dst.hasBlob(out)) ? out : undefined;
 }
 
 /** gzip on the fly; with a cache hit that the sink still holds, nothing is read at all. */
 async function compressLayer(run: Run, desc: Descriptor, manifestType: string): Promise<Descriptor> {
   const mediaType = gzipLayerType(manifestType);
-  const cached = run.opts.cache?.get(run.dst.cacheKey, desc.digest);
-  if (cached) {
-    const out = { mediaType, digest: cached.digest, size: cached.size };
-    if (await run.dst.hasBlob(out)) return count(run, out, 'present');
-  }
+  const known = await knownAtSink(run, desc.digest, mediaType);
+  if (known) return count(run, known, 'present');
   const blob = await run.dst.putStream(gzipOpener(run.src.blob(desc), run.level));
   run.opts.cache?.set(run.dst.cacheKey, desc.digest, blob);
   return count(run, { mediaType, ...blob }, 'compressed');

@@ -17,7 +17,7 @@ import type { Digest } from '../model/reference.ts';
 /** Docker's name for an uncompressed layer; never leaves hoist (it is gzipped first). */
 export const DOCKER_LAYER_TAR = 'application/vnd.docker.image.rootfs.diff.tar';
 
-interface ArchiveEntry {
+export interface ArchiveEntry {
   Config: string;
   RepoTags?: string[] | null;
   Layers: string[];
@@ -34,7 +34,7 @@ async function readMember(file: string, m: TarMember): Promise<Buffer> {
   }
 }
 
-function pickImage(entries: ArchiveEntry[], file: string, name?: string): ArchiveEntry {
+export function pickImage(entries: ArchiveEntry[], file: string, name?: string): ArchiveEntry {
   const hit = name === undefined ? entries[0] : entries.find((e) => e.RepoTags?.includes(name));
   if (hit && (name !== undefined || entries.length === 1)) return hit;
   throw new HoistError(name === undefined ? `${file} holds ${entries.length} images: name one as docker-archive:${file}:NAME:TAG`

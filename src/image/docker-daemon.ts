@@ -1,46 +1,274 @@
 // `docker-daemon:IMAGE`: the image as the engine holds it, read from `docker save` (run
-// through the exec runner: no shell, explicit env). The archive goes to a private temp file
-// that is removed when the source closes; its layers are then streamed by offset.
+// through the exec runner: no shell, explicit env).
+//
+// The save is streamed, never written to disk uncompressed: each layer is gzipped (parallel
+// members, pgzip.ts) and hashed both ways while it leaves the engine, and only the compressed
+// blob is spooled to a private temp dir, removed when the source closes. An engine's export is
+// slow to start (the classic image store exports every layer to its own temp dir before the
+// first byte), so this is the one place hoist can win from the engine: it never writes the
+// 1-2 GB of uncompressed tar a second time, and reads it once (registry-performance.md §D8).
+//
+// Layers the destination already holds, by the digest cache (§D9), are only hashed: Docker ≥ 25
+// names a layer `blobs/sha256/<diffID>` so the check is per layer; the classic format names it
+// by a v1 ID, so there it applies when every layer of the image is known.
 
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
 import { HoistError } from '../errors.ts';
-import { openDockerArchiveSource } from './docker-archive.ts';
-import type { ImageSource } from './source.ts';
+import type { Digest } from '../model/reference.ts';
+import { type Descriptor, MEDIA, type RawManifest, rawManifest, sha256Digest } from './descriptor.ts';
+import { type ArchiveEntry, pickImage } from './docker-archive.ts';
+import { HashingStream, verifyingStream } from './digest-stream.ts';
+import { ParallelGzip } from './pgzip.ts';
+import type { BlobOpener, ImageSource, KnownLayer } from './source.ts';
+import { chain, DEFAULT_COMPRESSION_LEVEL } from './streams.ts';
+import { eachTarEntry, type ReadEntry } from './tar-read.ts';
 
 /** The slice of exec's Runner this needs (image/ may not import its sibling exec/). */
 export type SaveRunner = (req: {
   program: string; args: readonly string[]; env: Readonly<Record<string, string | undefined>>;
-  timeoutMs?: number; op?: string; signal?: AbortSignal;
-}) => Promise<{ code: number; stderr: string }>;
+  timeoutMs?: number; op?: string; signal?: AbortSignal; stdout?: Writable;
+}) => Promise<{ code: number; stdout: string; stderr: string }>;
 
 export interface DockerDaemonOptions {
   run: SaveRunner;
   /** Environment for the docker CLI (PATH, DOCKER_HOST, DOCKER_CONFIG, HOME, …). */
   env: Readonly<Record<string, string | undefined>>;
   signal?: AbortSignal;
+  /** gzip level for the layers (default 1). */
+  level?: number;
+  /** Where compressed layers are spooled (default: the OS temp dir). */
+  tmpDir?: string;
 }
 
-export async function openDockerDaemonSource(image: string, opts: DockerDaemonOptions): Promise<ImageSource> {
-  const dir = await mkdtemp(join(tmpdir(), 'hoist-save-'));
-  const file = join(dir, 'image.tar');
-  const cleanup = () => rm(dir, { recursive: true, force: true });
-  try {
-    const r = await opts.run({
-      program: 'docker', args: ['save', '-o', file, image], env: opts.env, timeoutMs: 60 * 60_000, op: 'docker save',
-      ...(opts.signal ? { signal: opts.signal } : {}),
+/** Members kept in memory: manifest.json, configs, VERSION files. Layers go through gzip. */
+const MAX_DOCUMENT = 16 * 1024 * 1024;
+const SMALL = 1024 * 1024;
+
+/** What one member of the save stream became. */
+type Gzipped = { kind: 'gzipped'; diffId: Digest; blob: Descriptor; file: string };
+type Hashed = { kind: 'hashed'; diffId: Digest };
+type Member = { kind: 'bytes'; bytes: Buffer } | Gzipped | Hashed;
+
+const DIFF_ID_NAME = /^blobs\/sha256\/([0-9a-f]{64})$/;
+
+function isDocumentName(path: string): boolean {
+  return path === 'manifest.json' || path === 'index.json' || path === 'repositories' || path === 'oci-layout'
+    || path.endsWith('.json') || path.endsWith('/json') || path.endsWith('/VERSION');
+}
+
+export function openDockerDaemonSource(image: string, opts: DockerDaemonOptions): Promise<ImageSource> {
+  return Promise.resolve(new DaemonSource(image, opts));
+}
+
+class DaemonSource implements ImageSource {
+  readonly name: string;
+  readonly gzipped = new Map<Digest, Digest>();
+  #known: KnownLayer | undefined;
+  #loaded: Promise<Loaded> | undefined;
+  #dir: string | undefined;
+
+  constructor(private readonly image: string, private readonly opts: DockerDaemonOptions) {
+    this.name = `docker-daemon:${image}`;
+  }
+
+  useKnownLayers(known: KnownLayer): void {
+    this.#known = known;
+  }
+
+  async manifest(): Promise<RawManifest> {
+    return (await this.#load()).manifest;
+  }
+
+  async manifestByDigest(): Promise<RawManifest> {
+    return (await this.#load()).manifest;
+  }
+
+  blob(desc: Descriptor): BlobOpener {
+    return () => chain(this.#open(desc), verifyingStream(desc.digest, desc.size));
+  }
+
+  /** Spooled blobs were hashed as they were written; a verifying sink checks them again. */
+  unverifiedBlob(desc: Descriptor): BlobOpener {
+    return () => this.#open(desc);
+  }
+
+  async close(): Promise<void> {
+    if (this.#dir) await rm(this.#dir, { recursive: true, force: true });
+  }
+
+  #open(desc: Descriptor): Readable {
+    const loaded = this.#loadedNow();
+    if (desc.digest === loaded.configDesc.digest) return Readable.from([loaded.config]);
+    const file = loaded.files.get(desc.digest);
+    if (file === undefined) throw new HoistError(`${this.name} has no blob ${desc.digest}`, { code: 'image.not-found', op: 'read docker save' });
+    return createReadStream(file, { highWaterMark: 256 * 1024 });
+  }
+
+  #current: Loaded | undefined;
+  #loadedNow(): Loaded {
+    if (!this.#current) throw new Error('docker-daemon source: blob() before manifest()');
+    return this.#current;
+  }
+
+  #load(): Promise<Loaded> {
+    // A failed save leaves no spool behind, whether or not the caller closes the source.
+    this.#loaded ??= this.#save().then((l) => (this.#current = l), async (err: unknown) => {
+      await this.close();
+      throw err;
     });
-    if (r.code !== 0) {
-      throw new HoistError(`docker save ${image} failed: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`, {
-        code: 'image.daemon-failed', op: 'docker save', hint: 'Check that the image exists (docker image ls) and DOCKER_HOST reaches the engine.',
-      });
-    }
-    // `docker save` of one image writes exactly one manifest.json entry: no name to pick.
-    return await openDockerArchiveSource(file, { onClose: cleanup, label: `docker-daemon:${image}` });
-  } catch (err) {
-    await cleanup();
-    throw err;
+    return this.#loaded;
+  }
+
+  async #save(): Promise<Loaded> {
+    this.#dir = await mkdtemp(join(this.opts.tmpDir ?? tmpdir(), 'hoist-save-'));
+    const known = this.#known ? this.#knownLayers() : Promise.resolve(new Map<Digest, Descriptor>());
+    const spool = new SaveSpool(this.#dir, this.opts.level ?? DEFAULT_COMPRESSION_LEVEL, known);
+    const input = new PassThrough({ highWaterMark: 1 << 20 });
+    const consumed = spool.consume(input);
+    // A consumer that fails (disk full, a broken stream) stops the save through the sink's error.
+    consumed.catch((err: unknown) => input.destroy(err instanceof Error ? err : new Error(String(err))));
+    const saved = this.opts.run({
+      program: 'docker', args: ['save', this.image], env: this.opts.env, timeoutMs: 60 * 60_000, op: 'docker save', stdout: input,
+      ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+    });
+    const [r, c] = await Promise.allSettled([saved, consumed]);
+    if (r.status === 'fulfilled' && r.value.code !== 0) throw saveFailed(this.image, r.value.stderr, r.value.code);
+    if (c.status === 'rejected') throw c.reason;
+    if (r.status === 'rejected') throw r.reason;
+    return spool.assemble(this.name, await known, this.gzipped);
+  }
+
+  /** diffID → the compressed blob the destination already holds, for this image's layers. */
+  async #knownLayers(): Promise<Map<Digest, Descriptor>> {
+    const r = await this.opts.run({
+      program: 'docker', args: ['image', 'inspect', '--format', '{{json .RootFS.Layers}}', this.image], env: this.opts.env,
+      op: 'docker image inspect', ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+    });
+    if (r.code !== 0) throw saveFailed(this.image, r.stderr, r.code);
+    const diffIds = JSON.parse(r.stdout) as Digest[] | null;
+    const out = new Map<Digest, Descriptor>();
+    await Promise.all((diffIds ?? []).map(async (d) => {
+      const desc = await this.#known!(d, MEDIA.dockerLayerGzip);
+      if (desc) out.set(d, desc);
+    }));
+    // The classic format cannot tell layers apart before reading them: all known, or none.
+    if (diffIds && diffIds.some((d) => !out.has(d))) out.set(PARTIAL, { mediaType: '', digest: PARTIAL, size: 0 });
+    return out;
   }
 }
 
+/** Marks a known-layer map that does not cover every layer of the image. */
+const PARTIAL = 'sha256:partial' as Digest;
+
+interface Loaded {
+  manifest: RawManifest;
+  config: Buffer;
+  configDesc: Descriptor;
+  /** Compressed digest → spool file. */
+  files: Map<Digest, string>;
+}
+
+function saveFailed(image: string, stderr: string, code: number): HoistError {
+  return new HoistError(`docker save ${image} failed: ${stderr.trim().split('\n').pop() || `exit ${code}`}`, {
+    code: 'image.daemon-failed', op: 'docker save', hint: 'Check that the image exists (docker image ls) and DOCKER_HOST reaches the engine.',
+  });
+}
+
+/** Reads one `docker save` tar stream: documents into memory, layers gzipped into `dir`. */
+class SaveSpool {
+  readonly #members = new Map<string, Member>();
+  readonly #links = new Map<string, string>();
+  #n = 0;
+
+  constructor(private readonly dir: string, private readonly level: number, private readonly known: Promise<Map<Digest, Descriptor>>) {}
+
+  consume(input: Readable): Promise<void> {
+    return eachTarEntry(input as AsyncIterable<Buffer>, (e, data) => this.#visit(e, data));
+  }
+
+  async #visit(e: ReadEntry, data: AsyncIterable<Buffer>): Promise<void> {
+    if (e.type === 'symlink') {
+      this.#links.set(e.path, posix.normalize(posix.join(posix.dirname(e.path), e.linkname)));
+      return;
+    }
+    if (e.type !== 'file') return;
+    if (e.size <= SMALL || (isDocumentName(e.path) && e.size <= MAX_DOCUMENT)) {
+      this.#members.set(e.path, { kind: 'bytes', bytes: await collect(data, e.size) });
+      return;
+    }
+    const named = DIFF_ID_NAME.exec(e.path);
+    const known = await this.known;
+    const skip = named ? known.has(`sha256:${named[1]}` as Digest) : known.size > 0 && !known.has(PARTIAL);
+    this.#members.set(e.path, skip ? await hashOnly(data) : await this.#gzip(Readable.from(data)));
+  }
+
+  async #gzip(data: Readable): Promise<Gzipped> {
+    const file = join(this.dir, `layer-${this.#n++}.gz`);
+    const raw = new HashingStream();
+    const gz = new HashingStream();
+    await pipeline(data, raw, new ParallelGzip(this.level), gz, createWriteStream(file));
+    return { kind: 'gzipped', diffId: raw.digest(), blob: { mediaType: MEDIA.dockerLayerGzip, digest: gz.digest(), size: gz.size }, file };
+  }
+
+  #member(path: string): Member | undefined {
+    const p = posix.normalize(path);
+    return this.#members.get(this.#links.get(p) ?? p);
+  }
+
+  /** manifest.json → config and layers, each layer checked against the config's diff_ids. */
+  async assemble(label: string, known: Map<Digest, Descriptor>, gzipped: Map<Digest, Digest>): Promise<Loaded> {
+    const doc = this.#member('manifest.json');
+    if (doc?.kind !== 'bytes') throw invalid(label, 'no manifest.json in the docker save stream');
+    const entry = pickImage(JSON.parse(doc.bytes.toString('utf8')) as ArchiveEntry[], label);
+    const cfg = this.#member(entry.Config);
+    if (cfg?.kind !== 'bytes') throw invalid(label, `config ${entry.Config} missing from the docker save stream`);
+    const diffIds = (JSON.parse(cfg.bytes.toString('utf8')) as { rootfs?: { diff_ids?: Digest[] } }).rootfs?.diff_ids ?? [];
+    if (diffIds.length !== entry.Layers.length) throw invalid(label, `${entry.Layers.length} layers but ${diffIds.length} diff_ids in the config`);
+    const files = new Map<Digest, string>();
+    const layers: Descriptor[] = [];
+    for (const [i, path] of entry.Layers.entries()) {
+      const want = diffIds[i]!;
+      const found = this.#member(path);
+      if (found === undefined) throw invalid(label, `layer ${path} missing from the docker save stream`);
+      const m = found.kind === 'bytes' ? await this.#gzip(Readable.from([found.bytes])) : found;
+      if (m.diffId !== want) throw invalid(label, `layer ${i + 1} (${path}) hashes to ${m.diffId}, but the config says ${want}`);
+      if (m.kind === 'hashed') {
+        const at = known.get(want);
+        if (!at) throw invalid(label, `layer ${want} was skipped as already pushed, but the destination does not hold it: the image changed during the save`);
+        layers.push(at);
+        continue;
+      }
+      files.set(m.blob.digest, m.file);
+      gzipped.set(m.blob.digest, m.diffId);
+      layers.push(m.blob);
+    }
+    const configDesc: Descriptor = { mediaType: MEDIA.dockerConfig, digest: sha256Digest(cfg.bytes), size: cfg.bytes.length };
+    const manifest = rawManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.dockerManifest, config: configDesc, layers })), MEDIA.dockerManifest);
+    return { manifest, config: cfg.bytes, configDesc, files };
+  }
+}
+
+async function collect(data: AsyncIterable<Buffer>, size: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of data) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks, size);
+}
+
+async function hashOnly(data: AsyncIterable<Buffer>): Promise<Hashed> {
+  const h = new HashingStream();
+  await pipeline(Readable.from(data), h, new Writable({ write: (_c, _e, cb) => cb() }));
+  return { kind: 'hashed', diffId: h.digest() };
+}
+
+function invalid(label: string, why: string): HoistError {
+  return new HoistError(`${label}: ${why}`, {
+    code: 'image.archive-invalid', op: 'read docker save',
+    hint: 'Run the copy again; if it persists, check the engine with `docker save IMAGE | tar -t`.',
+  });
+}

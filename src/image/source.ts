@@ -15,8 +15,21 @@ export interface BlobOrigin {
   repository: string;
 }
 
+/**
+ * The compressed blob a destination already holds for an uncompressed layer (by its diffID),
+ * from the digest cache and a HEAD; undefined when it must be compressed and sent.
+ */
+export type KnownLayer = (diffId: Digest, mediaType: string) => Promise<Descriptor | undefined>;
+
 export interface ImageSource {
   readonly name: string;
+  /**
+   * Blobs the source gzipped itself while reading (a `docker save` stream), compressed digest →
+   * diffID: the copy engine counts them as compressed and remembers them in the digest cache.
+   */
+  readonly gzipped?: ReadonlyMap<Digest, Digest>;
+  /** Told before manifest() which layers need no compression: a compressing source skips them. */
+  useKnownLayers?(known: KnownLayer): void;
   readonly origin?: BlobOrigin;
   /** Where one blob lives, when a source assembles blobs from several places (a native build's base layers). */
   originOf?(desc: Descriptor): BlobOrigin | undefined;

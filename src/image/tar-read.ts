@@ -47,6 +47,22 @@ class ByteQueue {
     this.length -= n;
     return all.subarray(0, n);
   }
+  /** Up to `n` bytes, as soon as any are there (no copying beyond the first chunk). */
+  async takeSome(n: number): Promise<Buffer | undefined> {
+    if (!(await this.fill(1))) return undefined;
+    const first = this.chunks[0]!;
+    const out = first.length > n ? first.subarray(0, n) : first;
+    if (first.length > n) this.chunks[0] = first.subarray(n);
+    else this.chunks.shift();
+    this.length -= out.length;
+    return out;
+  }
+  /** Reads the source to its end: a writer blocked on a full pipe gets to finish. */
+  async drain(): Promise<void> {
+    this.chunks = [];
+    this.length = 0;
+    for (let r = await this.it.next(); !r.done; r = await this.it.next()) { /* discard */ }
+  }
   async skip(n: number): Promise<void> {
     while (n > 0) {
       const step = Math.min(n, 1 << 20);
@@ -95,10 +111,15 @@ export function normalizeTarPath(p: string): string {
 
 const TYPES: Record<string, ReadEntryType> = { '0': 'file', '\0': 'file', '7': 'file', '1': 'hardlink', '2': 'symlink', '5': 'dir' };
 
-/** Entries of a tar stream (uncompressed). */
-export async function* readTar(source: AsyncIterable<Buffer> | Iterable<Buffer>, want: (e: ReadEntry) => boolean = () => false): AsyncGenerator<ReadEntry> {
-  const it = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : (async function* () { yield* source; })();
-  const q = new ByteQueue(it);
+interface Header {
+  entry: ReadEntry;
+  /** Data bytes of the entry, and the same rounded up to whole blocks. */
+  size: number;
+  dataBlocks: number;
+}
+
+/** Headers of a tar stream, in order; the caller consumes or skips each entry's data blocks. */
+async function* headers(q: ByteQueue): AsyncGenerator<Header> {
   let pax: Record<string, string> = {};
   let longName: string | undefined;
   let longLink: string | undefined;
@@ -132,12 +153,50 @@ export async function* readTar(source: AsyncIterable<Buffer> | Iterable<Buffer>,
     pax = {};
     longName = undefined;
     longLink = undefined;
-    const dataBlocks = Math.ceil(size / BLOCK) * BLOCK;
+    yield { entry, size, dataBlocks: Math.ceil(size / BLOCK) * BLOCK };
+  }
+}
+
+function queueOf(source: AsyncIterable<Buffer> | Iterable<Buffer>): ByteQueue {
+  return new ByteQueue(Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : (async function* () { yield* source; })());
+}
+
+/** Entries of a tar stream (uncompressed). */
+export async function* readTar(source: AsyncIterable<Buffer> | Iterable<Buffer>, want: (e: ReadEntry) => boolean = () => false): AsyncGenerator<ReadEntry> {
+  const q = queueOf(source);
+  for await (const { entry, size, dataBlocks } of headers(q)) {
     if (entry.type === 'file' && want(entry)) {
       entry.data = Buffer.from((await q.take(dataBlocks))!.subarray(0, size));
     } else await q.skip(dataBlocks);
     yield entry;
   }
+}
+
+/**
+ * Every entry of a tar stream with its data as a stream of chunks, for members too large to
+ * hold in memory (the layers of a `docker save` stream). `visit` reads as much of `data` as it
+ * wants before it settles; whatever it left is skipped.
+ */
+export async function eachTarEntry(
+  source: AsyncIterable<Buffer> | Iterable<Buffer>,
+  visit: (entry: ReadEntry, data: AsyncIterable<Buffer>) => Promise<void>,
+): Promise<void> {
+  const q = queueOf(source);
+  for await (const { entry, size, dataBlocks } of headers(q)) {
+    let left = size;
+    const data = (async function* () {
+      while (left > 0) {
+        const chunk = await q.takeSome(Math.min(left, 1 << 20));
+        if (chunk === undefined) throw new Error('tar: unexpected end of archive');
+        left -= chunk.length;
+        yield chunk;
+      }
+    })();
+    await visit(entry, data);
+    await q.skip(left + (dataBlocks - size));
+  }
+  // Padding after the end-of-archive blocks: left unread, a producer on a pipe would never exit.
+  await q.drain();
 }
 
 /** Open a layer blob (gzip or plain tar, detected by magic) as a stream of tar bytes. */

@@ -1,0 +1,115 @@
+// The streamed `docker-daemon:` source (src/image/docker-daemon.ts): layers are gzipped while
+// `docker save` streams, checked against the config's diff_ids, and layers the destination
+// already holds are only hashed. The real engine here is Debian's (classic save format); the
+// Docker ≥ 25 flavour (`blobs/sha256/<diffID>`) is a fixture streamed by a real `cat`, which is
+// what the engine's CLI is to hoist: a program writing a tar to stdout.
+
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { describe, it } from 'node:test';
+
+import { exec } from '../src/exec/index.ts';
+import { copyImage } from '../src/image/copy.ts';
+import { DigestCache } from '../src/image/digest-cache.ts';
+import { openDockerDaemonSource, type SaveRunner } from '../src/image/docker-daemon.ts';
+import { openOciLayoutSink, openOciLayoutSource } from '../src/image/oci-layout.ts';
+import { readAll } from '../src/image/streams.ts';
+import { cleanEnv, run, skipUnless } from './support/components.ts';
+import { ensureDockerBaseImage } from './support/base-image.ts';
+import { tar } from './support/tar.ts';
+
+const sha = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** Runs `cat FILE` in place of `docker save`: the same bytes-on-stdout contract. */
+function catRunner(file: string, diffIds: string[]): SaveRunner {
+  return (req) => req.args[0] === 'image'
+    ? Promise.resolve({ code: 0, stdout: JSON.stringify(diffIds), stderr: '' })
+    : exec({ program: 'cat', args: [file], env: { PATH: process.env.PATH }, ...(req.stdout ? { stdout: req.stdout } : {}) });
+}
+
+/** A Docker ≥ 25 style save: layers as blobs/sha256/<diffID>, config as a blob, manifest.json. */
+function oci25Save(dir: string, layerTars: Buffer[], tamper = false): { file: string; diffIds: string[] } {
+  const diffIds = layerTars.map(sha);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds }, config: {} }));
+  const blobs = layerTars.map((t, i) => ({ type: 'file' as const, path: `blobs/sha256/${diffIds[i]!.slice(7)}`, data: tamper && i === 1 ? Buffer.concat([t.subarray(0, -1), Buffer.from([1])]) : t }));
+  const entries = [
+    ...blobs,
+    { type: 'file' as const, path: `blobs/sha256/${sha(config).slice(7)}`, data: config },
+    { type: 'file' as const, path: 'manifest.json', data: JSON.stringify([{ Config: `blobs/sha256/${sha(config).slice(7)}`, RepoTags: ['x:1'], Layers: blobs.map((b) => b.path) }]) },
+  ];
+  const file = join(dir, 'save.tar');
+  writeFileSync(file, tar(entries));
+  return { file, diffIds };
+}
+
+/** A layer tar of about `mb` MiB of text, above the in-memory threshold. */
+function bigLayer(name: string, mb: number): Buffer {
+  const line = `${name} the quick brown fox jumps over the lazy dog 0123456789\n`;
+  return tar([{ type: 'file', path: `${name}.txt`, data: line.repeat(Math.ceil((mb * 1024 * 1024) / line.length)) }]);
+}
+
+describe('docker-daemon: streamed from docker save', () => {
+  it('Docker ≥ 25 layout: gzips each layer while it streams; a layer the destination holds is only hashed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hoist-daemon-'));
+    const layers = [bigLayer('a', 3), bigLayer('b', 2)];
+    const { file, diffIds } = oci25Save(dir, layers);
+    const out = join(dir, 'out');
+    const cache = await DigestCache.open();
+    const spool = mkdtempSync(join(tmpdir(), 'hoist-daemon-spool-'));
+    const first = await copyImage(await openDockerDaemonSource('x:1', { run: catRunner(file, diffIds), env: {}, tmpDir: spool }), await openOciLayoutSink(out, 'v1'), { cache });
+    assert.equal(first.stats.compressed, 2);
+    const src = await openOciLayoutSource(out, 'v1');
+    const m = JSON.parse((await src.manifest()).bytes.toString()) as { layers: { digest: string; mediaType: string }[] };
+    for (const [i, l] of m.layers.entries()) {
+      assert.equal(l.mediaType, 'application/vnd.docker.image.rootfs.diff.tar.gzip');
+      const gz = await readAll(src.blob(l as never)(), 64 << 20);
+      assert.equal(sha(gunzipSync(gz)), diffIds[i], `layer ${i} gunzips to its diffID`);
+    }
+    // Second copy: layer a is known (digest cache + HEAD), layer b was removed from the sink.
+    const bBlob = m.layers[1]!.digest.slice(7);
+    await run('rm', [join(out, 'blobs', 'sha256', bBlob)]);
+    const again = await copyImage(await openDockerDaemonSource('x:1', { run: catRunner(file, diffIds), env: {}, tmpDir: spool }), await openOciLayoutSink(out, 'v2'), { cache });
+    assert.equal(again.stats.compressed, 1, 'only the layer the sink lost is compressed again');
+    assert.equal(again.stats.present, 2, 'the known layer and the config are present');
+    assert.equal(again.digest, first.digest, 'same image, same digest');
+  });
+
+  it('a layer whose bytes do not match the config diff_ids fails, naming it, and leaves no spool behind', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hoist-daemon-'));
+    const { file, diffIds } = oci25Save(dir, [bigLayer('a', 2), bigLayer('b', 2)], true);
+    const spool = mkdtempSync(join(tmpdir(), 'hoist-daemon-spool-'));
+    const source = await openDockerDaemonSource('x:1', { run: catRunner(file, diffIds), env: {}, tmpDir: spool });
+    await assert.rejects(copyImage(source, await openOciLayoutSink(join(dir, 'out'), 'v1')), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'image.archive-invalid');
+      assert.match(err.message, /layer 2 .* hashes to sha256:[0-9a-f]{64}, but the config says/);
+      return true;
+    });
+    await source.close();
+    assert.deepEqual(readdirSync(spool), []);
+  });
+
+  it('classic engine format: the real docker save of the base image round-trips with its diffIDs', { timeout: 300_000 }, async (t) => {
+    if (await skipUnless(t, 'docker-unix')) return;
+    const base = await ensureDockerBaseImage();
+    const env = { ...cleanEnv(), DOCKER_HOST: 'unix:///var/run/docker.sock' };
+    const inspect = await run('docker', ['image', 'inspect', '--format', '{{json .RootFS.Layers}}', base.tag], { env });
+    const diffIds = JSON.parse(inspect.stdout) as string[];
+    const out = mkdtempSync(join(tmpdir(), 'hoist-daemon-out-'));
+    const spool = mkdtempSync(join(tmpdir(), 'hoist-daemon-spool-'));
+    const source = await openDockerDaemonSource(base.tag, { run: exec, env, tmpDir: spool });
+    const r = await copyImage(source, await openOciLayoutSink(out, 'v1'));
+    await source.close();
+    assert.deepEqual(readdirSync(spool), [], 'spool removed on close');
+    const m = JSON.parse((await (await openOciLayoutSource(out, 'v1')).manifest()).bytes.toString()) as { config: { digest: string } };
+    const cfg = JSON.parse((await readAll((await openOciLayoutSource(out, 'v1')).blob(m.config as never)(), 1 << 20)).toString()) as { rootfs: { diff_ids: string[] } };
+    assert.deepEqual(cfg.rootfs.diff_ids, diffIds);
+    assert.equal(r.stats.compressed, diffIds.length);
+    await assert.rejects(openDockerDaemonSource('hoist-test/no-such-image:0', { run: exec, env, tmpDir: spool }).then((s) => s.manifest()),
+      (err: Error & { code?: string }) => err.code === 'image.daemon-failed' && /no-such-image/.test(err.message));
+    assert.deepEqual(readdirSync(spool), [], 'a failed save leaves no spool');
+  });
+});
