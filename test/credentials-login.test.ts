@@ -11,6 +11,7 @@ import { fromTokenFile } from '@aws-sdk/credential-provider-web-identity';
 import { awsCliV2, cleanEnv, run, runOk, skipUnless } from './support/components.ts';
 import { publishBase, ROLE_ARN, sandboxToken } from './support/sandbox-admin.ts';
 import { HOIST, startSandboxProcess, type SandboxProcess } from './support/sandbox-cli.ts';
+import { exemptFile } from './support/secret-scan.ts';
 
 function env(sb: SandboxProcess, token: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return cleanEnv({ AWS_REGION: 'ap-south-1', AWS_ROLE_ARN: ROLE_ARN, AWS_ID_TOKEN: token, AWS_ENDPOINT_URL: sb.url, CI_PIPELINE_ID: '77', ...extra });
@@ -60,6 +61,7 @@ describe('hoist credentials', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'hoist-wi-')), 'private', 'token');
     const r = await hoist(['credentials', '--token-file', file], env(sb, token));
     assert.equal(r.code, 0, r.stderr);
+    exemptFile(file, 'hoist credentials --token-file writes the ID token there by design');
     const vars = parseEnvLines(r.stdout);
     assert.equal(vars.AWS_WEB_IDENTITY_TOKEN_FILE, file);
     assert.equal(vars.AWS_ROLE_ARN, ROLE_ARN);
@@ -88,6 +90,7 @@ describe('hoist login', { timeout: 300_000 }, () => {
     assert.equal(stored.code, 0, stored.stderr);
     assert.equal(stored.stdout.trim(), sb.registry);
     assert.equal(statSync(join(cfg, 'config.json')).mode & 0o777, 0o600);
+    exemptFile(join(cfg, 'config.json'), 'hoist login --docker-config stores the ECR password there by design');
     await runOk('docker', ['--config', cfg, 'pull', base], { env: cleanEnv(), timeoutMs: 120_000 });
 
     // The helper mints a fresh token per call, from the job's own variables.
@@ -110,6 +113,7 @@ describe('hoist login', { timeout: 300_000 }, () => {
     const plain = mkdtempSync(join(tmpdir(), 'hoist-pipe-'));
     const dl = await runOk('docker', ['--config', plain, 'login', '--username', 'AWS', '--password-stdin', sb.registry], { env: cleanEnv(), input: pw.stdout });
     assert.match(dl.stdout, /Login Succeeded/);
+    exemptFile(join(plain, 'config.json'), 'docker login --password-stdin, fed by hoist login --print-password, stores the password there');
     await run('docker', ['rmi', base], { env: cleanEnv() });
   });
 });

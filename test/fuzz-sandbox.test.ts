@@ -18,6 +18,7 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { seedWorld } from '../src/sandbox/defaults.ts';
 import { generateSigningKey } from '../src/sandbox/oidc.ts';
 import { startSandboxServer } from '../src/sandbox/server.ts';
+import { watchWorld } from './support/secret-scan.ts';
 import { World } from '../src/sandbox/state.ts';
 import { fuzz, mutateString, randomBytes, randomJson, randomString, summary, type Rng } from './support/fuzz.ts';
 import { REGION, ROLE_ARN, rejectsWith, startFixture, type Creds, type Fixture } from './support/sts-iam-fixture.ts';
@@ -364,6 +365,7 @@ describe('path traversal in repository names (persistent world)', () => {
     const dir = join(parent, 'state');
     const world = await World.open({ dir, initial: () => seedWorld() });
     const sb = await startSandboxServer({ world, port: 0 });
+    watchWorld(world, dir);
     try {
       const root = { accessKeyId: world.state.rootUser.accessKeyId, secretAccessKey: world.state.rootUser.secretAccessKey };
       const call = (action: string, input: unknown) => {

@@ -12,6 +12,7 @@ import { cleanEnv, run, runOk, skipUnless } from './support/components.ts';
 import { hoistPush, jobEnv } from './support/push-job.ts';
 import { admin, publishBase, sandboxToken } from './support/sandbox-admin.ts';
 import { startSandboxProcess, type SandboxProcess } from './support/sandbox-cli.ts';
+import { exemptFile } from './support/secret-scan.ts';
 
 function nativeApp(sb: SandboxProcess): string {
   const dir = mkdtempSync(join(tmpdir(), 'hoist-native-app-'));
@@ -57,8 +58,10 @@ describe('hoist push --builder native', { timeout: 600_000 }, () => {
     const password = (await admin(sb, ['ecr', 'get-login-password'])).stdout.trim();
     const inspect = await runOk('skopeo', ['inspect', '--tls-verify=false', '--creds', `AWS:${password}`, `docker://${ref}`]);
     assert.equal(JSON.parse(inspect.stdout).Digest, report.digest);
-    const denv = cleanEnv({ DOCKER_CONFIG: mkdtempSync(join(tmpdir(), 'hoist-native-pull-')) });
+    const dockerConfig = mkdtempSync(join(tmpdir(), 'hoist-native-pull-'));
+    const denv = cleanEnv({ DOCKER_CONFIG: dockerConfig });
     await runOk('docker', ['login', '--username', 'AWS', '--password-stdin', sb.registry], { env: denv, input: password });
+    exemptFile(join(dockerConfig, 'config.json'), "the admin's own docker login (test harness, not hoist) stores its ECR password there");
     const pull = await runOk('docker', ['pull', ref], { env: denv, timeoutMs: 120_000 });
     assert.match(pull.stdout, new RegExp(`Digest: ${report.digest}`));
     assert.equal((await runOk('docker', ['run', '--rm', ref], { env: denv })).stdout.trim(), 'order-microservice: built natively as 0');

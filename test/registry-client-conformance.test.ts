@@ -10,6 +10,7 @@ import { World } from '../src/sandbox/state.ts';
 import { clientConformance } from './support/client-conformance.ts';
 import { startCncfRegistry } from './support/cncf-registry.ts';
 import { requireComponent } from './support/components.ts';
+import { watchWorld } from './support/secret-scan.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
@@ -17,6 +18,7 @@ async function sandbox(blobMounting: boolean): Promise<void> {
   const world = await World.open({ initial: () => seedWorld() });
   world.state.settings.blobMounting = blobMounting;
   const sb = await startSandboxServer({ world, port: 0 });
+  watchWorld(world);
   const root = world.state.rootUser;
   const ecr = new ECRClient({ endpoint: sb.url, region: SEED.region, maxAttempts: 1, credentials: { accessKeyId: root.accessKeyId, secretAccessKey: root.secretAccessKey } });
   after(async () => {

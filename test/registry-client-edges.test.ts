@@ -1,6 +1,7 @@
 // hoist's registry client against tiny loopback servers that misbehave on purpose: a blob GET
 // redirected to another host (Authorization must not follow), bytes that do not match their
 // digest, a manifest over 4 MiB, a Bearer token challenge, and 503 + Retry-After.
+import { backoffDelay, DEFAULT_RETRY } from '../src/http/retry.ts';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -142,4 +143,12 @@ test('a connection reset during an upload restarts the blob from a new POST', as
   });
   assert.equal(outcome, 'uploaded');
   assert.deepEqual(log, ['POST /v2/app/blobs/uploads/', 'PUT /v2/app/blobs/uploads/1', 'POST /v2/app/blobs/uploads/', 'PUT /v2/app/blobs/uploads/3']);
+});
+
+test('backoff: equal jitter, so five attempts always span 7.5 to 15 s (a 3 s outage is survived)', () => {
+  const p = { ...DEFAULT_RETRY };
+  const span = (r: number) => [1, 2, 3, 4].reduce((sum, a) => sum + backoffDelay(a, { ...p, random: () => r }), 0);
+  assert.equal(span(0), 7500);
+  assert.ok(span(0.999999) > 14_990 && span(0.999999) < 15_000);
+  assert.equal(backoffDelay(9, { ...p, random: () => 0.5 }), 11_250, 'capped at 15 s');
 });

@@ -16,6 +16,7 @@ import { SEED, seedWorld } from '../src/sandbox/defaults.ts';
 import { ecrTokenKey } from '../src/sandbox/ecr.ts';
 import type { RequestLogEntry } from '../src/sandbox/protocol.ts';
 import { startSandboxServer, type RunningSandbox } from '../src/sandbox/server.ts';
+import { watchWorld } from './support/secret-scan.ts';
 import { World } from '../src/sandbox/state.ts';
 import { rootPrincipal, type Principal, type Session } from '../src/sandbox/world.ts';
 import { startCncfRegistry } from './support/cncf-registry.ts';
@@ -44,6 +45,7 @@ async function startSandboxTarget(opts: { blobMounting: boolean; dir?: string })
   world.state.settings.blobMounting = opts.blobMounting;
   const logs: RequestLogEntry[] = [];
   const sandbox = await startSandboxServer({ world, port: 0, log: (e) => logs.push(e) });
+  watchWorld(world, opts.dir);
   const root = world.state.rootUser;
   const ecr = new ECRClient({
     endpoint: sandbox.url, region: REGION, maxAttempts: 1,

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { CreateRepositoryCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { cleanEnv } from './support/components.ts';
+import { secretScan } from './support/secret-scan.ts';
 import {
   OCI_MANIFEST, RegistryClient, assertBlob, assertError, digestOf, withDigest,
 } from './support/conformance.ts';
@@ -52,6 +53,8 @@ async function startSandbox(dir: string, timeoutMs = 60_000): Promise<Child> {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(), detached: true,
   });
   children.add(child);
+  const snapshot = secretScan.watchSandboxDir(dir); // issue 6: what it issued is scanned for
+  child.once('exit', () => snapshot());
   let out = '';
   let err = '';
   child.stderr!.on('data', (c: Buffer) => void (err += c.toString()));

@@ -21,6 +21,7 @@ import {
   ManifestInvalid, MEDIA_TYPES, ReferencesMissing, TagImmutable, deleteManifest, manifestInfo, putManifest, untag,
 } from '../src/sandbox/images.ts';
 import { startSandboxServer, type RunningSandbox } from '../src/sandbox/server.ts';
+import { watchWorld } from './support/secret-scan.ts';
 import { World } from '../src/sandbox/state.ts';
 import { sha256 } from '../src/sandbox/store.ts';
 import { rootPrincipal, type Session } from '../src/sandbox/world.ts';
@@ -133,6 +134,7 @@ function index(children: TestImage[]): string {
 before(async () => {
   world = await World.open({ initial: () => seedWorld(), now: () => clock });
   sandbox = await startSandboxServer({ world, port: 0 });
+  watchWorld(world);
   ecr = client(world.state.rootUser.accessKeyId, world.state.rootUser.secretAccessKey);
 });
 

@@ -2,9 +2,11 @@
 // process argument seen while it ran are scanned for the ID tokens, STS keys, session tokens
 // and ECR passwords the run used. The sandbox runs on --dir so the scan knows every secret it
 // issued (ECR passwords are stored there only as SHA-256, so candidates are hashed).
+// Issue 6 runs the same scan (test/support/secret-match.ts) after every test of every file;
+// this file adds what only it does: process argv sampled while hoist runs, failures under
+// --debug, and proof that the by-design outputs do hold what the scan looks for.
 
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +15,9 @@ import { run, skipUnless, type RunResult } from './support/components.ts';
 import { appDir, jobEnv } from './support/push-job.ts';
 import { publishBase, putRolePolicy, sandboxToken } from './support/sandbox-admin.ts';
 import { HOIST, startSandboxProcess } from './support/sandbox-cli.ts';
+import { ecrPasswordCandidates, findLeaks, harvestWorld, sha256hex, type Harvest } from './support/secret-match.ts';
+import { exemptFile } from './support/secret-scan.ts';
+import type { WorldState } from '../src/sandbox/world.ts';
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -37,17 +42,6 @@ async function sampleArgv(done: Promise<unknown>): Promise<string> {
     await new Promise((r) => setTimeout(r, 15));
   }
   return [...seen].join('\n');
-}
-
-const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
-
-/** Strings that might be an ECR password, plain or inside base64("AWS:<password>"). */
-function ecrPasswordCandidates(text: string): string[] {
-  const words = text.match(/[A-Za-z0-9+/=_-]{24,}/g) ?? [];
-  return words.flatMap((w) => {
-    const decoded = Buffer.from(w, 'base64').toString('utf8');
-    return decoded.startsWith('AWS:') ? [w, decoded.slice(4)] : [w];
-  });
 }
 
 test('no token, key, session token or password in output, files or argv', { timeout: 600_000 }, async (t) => {
@@ -87,32 +81,29 @@ test('no token, key, session token or password in output, files or argv', { time
   outputs.push(await hoist(['login', '--docker-config', join(jobTmp, 'docker-login')]));
   for (const r of outputs) assert.ok(r.stdout !== undefined);
 
-  const issued = JSON.parse(readFileSync(join(state, 'state.json'), 'utf8')) as {
-    sessions: Record<string, { secretAccessKey: string; sessionToken?: string; principal: { kind: string } }>;
-    ecrTokens: Record<string, unknown>;
-  };
-  const roleSessions = Object.values(issued.sessions).filter((s) => s.principal.kind === 'assumed-role');
-  assert.ok(roleSessions.length >= 5, `expected the runs to have assumed the role (${roleSessions.length})`);
-  const secrets = [...tokens, ...roleSessions.flatMap((s) => [s.secretAccessKey, s.sessionToken ?? ''])].filter((s) => s.length > 0);
+  exemptFile(join(jobTmp, 'docker-login', 'config.json'), 'hoist login --docker-config stores the ECR password there by design');
 
-  const scanned: [string, string][] = [
-    ...outputs.flatMap((r, i): [string, string][] => [[`run ${i} stdout`, r.stdout], [`run ${i} stderr`, r.stderr]]),
-    ...byDesign.map((r, i): [string, string] => [`by-design run ${i} stderr`, r.stderr]),
-    ['argv during push', argv],
+  const world = JSON.parse(readFileSync(join(state, 'state.json'), 'utf8')) as WorldState;
+  const roleSessions = Object.values(world.sessions).filter((s) => s.principal.kind === 'assumed-role');
+  assert.ok(roleSessions.length >= 5, `expected the runs to have assumed the role (${roleSessions.length})`);
+  const issued = harvestWorld(world);
+  const harvest: Harvest = { ...issued, secrets: [...issued.secrets, ...tokens.map((value) => ({ value, kind: 'ID token' }))] };
+
+  const scanned: { where: string; text: string }[] = [
+    ...outputs.flatMap((r, i) => [{ where: `run ${i} stdout`, text: r.stdout }, { where: `run ${i} stderr`, text: r.stderr }]),
+    ...byDesign.map((r, i) => ({ where: `by-design run ${i} stderr`, text: r.stderr })),
+    { where: 'argv during push', text: argv },
     // Files left behind in the job's directory and its TMPDIR (hoist's private DOCKER_CONFIG
     // must be gone); the Docker config `hoist login` was asked to write is the one exception.
     ...[...filesUnder(cwd), ...filesUnder(jobTmp).filter((f) => !f.includes('docker-login'))]
-      .map((f): [string, string] => [f, readFileSync(f, 'latin1')]),
+      .map((f) => ({ where: f, text: readFileSync(f, 'latin1') })),
   ];
   assert.ok(scanned.length > 10);
-  const leaks: string[] = [];
-  for (const [where, text] of scanned) {
-    for (const s of secrets) if (text.includes(s)) leaks.push(`${where}: contains a ${s.startsWith('eyJ') ? 'ID token' : 'STS secret'}`);
-    for (const c of ecrPasswordCandidates(text)) if (sha256hex(c) in issued.ecrTokens) leaks.push(`${where}: contains an ECR password`);
-  }
-  assert.deepEqual(leaks, []);
+  assert.deepEqual(findLeaks(harvest, scanned), []);
   // The scanner itself works: the by-design outputs do contain what it looks for.
-  assert.ok(secrets.some((s) => byDesign[0]!.stdout.includes(s)), 'credentials output holds the STS secret it exports');
-  assert.ok(ecrPasswordCandidates(byDesign[1]!.stdout).some((c) => sha256hex(c) in issued.ecrTokens), 'the ECR password is recognised');
+  const kinds = (text: string) => findLeaks(harvest, [{ where: 'x', text }]).map((l) => l.kind);
+  assert.ok(kinds(byDesign[0]!.stdout).includes('STS secret access key'), 'credentials output holds the STS secret it exports');
+  assert.ok(kinds(byDesign[1]!.stdout).includes('ECR password'), 'the ECR password is recognised');
+  assert.ok(ecrPasswordCandidates(byDesign[1]!.stdout).some((c) => issued.ecrPasswordHashes.includes(sha256hex(c))));
   assert.ok(readdirSync(jobTmp).every((d) => !d.startsWith('hoist-docker')), 'the private DOCKER_CONFIG was removed');
 });

@@ -20,6 +20,7 @@ import type { RegistryCredentials } from '../registry/auth.ts';
 import { RegistryClient } from '../registry/client.ts';
 import { registrySink, registrySource } from '../registry/transports.ts';
 import { HoistError, isHoistError } from '../errors.ts';
+import { type DiskUse, mapDiskFull } from '../fs/disk-full.ts';
 import { DEFAULT_RETRY, withRetry } from '../http/retry.ts';
 
 interface BaseLayer {
@@ -66,9 +67,15 @@ export class NativePushBuilder implements Builder {
   constructor(private readonly opts: NativePushOptions = {}) {}
 
   private async inner(): Promise<NativeBuilder> {
-    this.#dir ??= await mkdtemp(join(this.opts.tmpDir ?? tmpdir(), 'hoist-native-'));
+    const parent = this.#spool().dir;
+    this.#dir ??= await mapDiskFull(this.#spool(), () => mkdtemp(join(parent, 'hoist-native-')));
     this.#inner ??= new NativeBuilder({ outputDir: this.#dir, resolver: this.#resolver, ...this.opts });
     return this.#inner;
+  }
+
+  /** Layer files and the layout to push both live under TMPDIR: a full disk there is fixed there. */
+  #spool(): DiskUse {
+    return { dir: this.opts.tmpDir ?? tmpdir(), what: 'the image before it is pushed (layer files and an OCI layout)', fix: 'point TMPDIR at a directory on a larger disk' };
   }
 
   async check() {
@@ -76,11 +83,12 @@ export class NativePushBuilder implements Builder {
   }
 
   async login(cred: RegistryCredential): Promise<void> {
-    this.#creds.set(cred.registry, { username: cred.username, password: cred.password });
+    // The renewal goes along: the registry client renews an ECR token before it expires.
+    this.#creds.set(cred.registry, { username: cred.username, password: cred.password, ...(cred.renewal ? { renewal: cred.renewal } : {}) });
   }
 
   async build(req: BuildRequest): Promise<BuildResult> {
-    return (await this.inner()).build(req);
+    return mapDiskFull(this.#spool(), async () => (await this.inner()).build(req));
   }
 
   async push(req: PushRequest): Promise<PushResult> {

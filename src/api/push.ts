@@ -2,12 +2,13 @@
 // everything local (configuration, the build engine) is checked before the first AWS call,
 // and nothing is pushed until the build has succeeded.
 
-import { ensureRepository, imageForTag, type EnsuredRepository } from '../aws/ecr.ts';
+import { ensureRepository, imageForTag, type EnsuredRepository, type RegistryLogin } from '../aws/ecr.ts';
 import type { Builder, BuildResult } from '../build/builder.ts';
 import { HoistError } from '../errors.ts';
 import { formatReference, type ImageReference, type RegistryHost } from '../model/reference.ts';
 import type { Tag } from '../model/tag.ts';
-import { openSession, registryLogin, type AwsSession, type SessionDeps } from './session.ts';
+import { LiveSession } from './live-session.ts';
+import type { SessionDeps } from './session.ts';
 import type { PushPlan } from './push-plan.ts';
 import * as Steps from './steps.ts';
 
@@ -47,12 +48,13 @@ export async function push(plan: PushPlan, deps: PushDeps): Promise<PushOutcome>
   const { builder } = deps;
   try {
     await step('engine', () => builder.check(), (i) => `${i.backend} ${i.version} (${i.mode}) at ${i.endpoint}`);
-    const session = await step('assume-role', () => openSession(config.aws, config.idToken, deps), (s) => s.role.assumedRoleArn);
-    const login = await step('ecr-login', () => registryLogin(session), (l) => `${l.registry}, token until ${l.expiresAt.toISOString()}`);
+    // STS credentials and the ECR token are renewed whenever the job needs them past their expiry.
+    const session = await step('assume-role', () => LiveSession.open(config.aws, config.idToken, deps), (s) => s.session.role.assumedRoleArn);
+    const login = await step('ecr-login', () => session.registryLogin(), (l) => `${l.registry}, token until ${l.expiresAt.toISOString()}`);
     // The registry ECR names in proxyEndpoint is where images go, unless --registry says otherwise.
     const registry = config.sources.registry ? config.aws.registry : (login.registry as RegistryHost);
     const repo = await step('repository', () => ensure(session, plan), (r) => `${r.created ? 'created' : 'found'} ${r.uri} (${r.tagMutability})`);
-    await builder.login({ registry, username: login.username, password: login.password });
+    await builder.login({ registry, ...session.registryCredentials(login) });
     const at = (ref: ImageReference): string => formatReference(ref.registry === config.aws.registry ? { ...ref, registry } : ref);
     const target = (tag: Tag) => at({ ...config.image, tag });
     const built = await step('build', () => builder.build({
@@ -69,9 +71,11 @@ export async function push(plan: PushPlan, deps: PushDeps): Promise<PushOutcome>
     }), (b) => `${b.imageId.slice(0, 19)}, ${b.totalSteps} steps, ${b.cachedSteps} from cache`);
     const existing = await existingTags(session, plan, repo, built.imageId);
     const toPush = plan.tags.filter((t) => !existing.has(t));
-    const pushed = await step('push', () => toPush.length
-      ? builder.push({ image: target(toPush[0]!), refs: toPush.map(target), ...(deps.signal ? { signal: deps.signal } : {}) })
-      : Promise.resolve({ pushed: [] }),
+    const pushed = await step('push', async () => {
+      if (!toPush.length) return { pushed: [] };
+      await freshLogin(builder, session, registry, login);
+      return builder.push({ image: target(toPush[0]!), refs: toPush.map(target), ...(deps.signal ? { signal: deps.signal } : {}) });
+    },
     (p) => `${p.pushed.length} tag(s) pushed, ${existing.size} already in place`);
     const tags = await step('verify', () => verify(session, plan, target, pushed.pushed, existing), (t) => `${t.length} tag(s) point at what was pushed`);
     return {
@@ -90,16 +94,29 @@ function platformText(p: { os: string; architecture: string; variant?: string })
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 }
 
-function ensure(session: AwsSession, plan: PushPlan): Promise<EnsuredRepository> {
+/** Share of its lifetime the ECR token must have left when the push begins (see freshLogin). */
+const PUSH_LOGIN_SHARE = 0.75;
+
+/**
+ * A backend that hands the token to a tool (`docker push`) keeps that token for the whole push:
+ * it is logged in again, with a new token, once a quarter of the first one's lifetime is gone.
+ * (hoist's own registry client renews per request, so for it this is merely early.)
+ */
+async function freshLogin(builder: Builder, session: LiveSession, registry: string, given: RegistryLogin): Promise<void> {
+  const login = await session.registryLogin(PUSH_LOGIN_SHARE);
+  if (login !== given) await builder.login({ registry, ...session.registryCredentials(login) });
+}
+
+function ensure(session: LiveSession, plan: PushPlan): Promise<EnsuredRepository> {
   const r = plan.config.repository;
-  return ensureRepository(session.target, session.role.credentials, r.name, {
+  return session.withCredentials((target, credentials) => ensureRepository(target, credentials, r.name, {
     create: r.create,
     settings: {
       ...(r.tagMutability ? { tagMutability: r.tagMutability } : {}),
       scanOnPush: r.scanOnPush,
       ...(r.encryption ? { encryption: { type: r.encryption.type as 'AES256' | 'KMS', ...(r.encryption.kmsKey ? { kmsKey: r.encryption.kmsKey } : {}) } } : {}),
     },
-  });
+  }));
 }
 
 /**
@@ -107,10 +124,10 @@ function ensure(session: AwsSession, plan: PushPlan): Promise<EnsuredRepository>
  * nothing for them. On an immutable repository, a tag holding another image is an error
  * before any upload: ECR would refuse the manifest with TAG_INVALID anyway.
  */
-async function existingTags(session: AwsSession, plan: PushPlan, repo: EnsuredRepository, imageId: string): Promise<Map<string, string>> {
+async function existingTags(session: LiveSession, plan: PushPlan, repo: EnsuredRepository, imageId: string): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   for (const tag of plan.tags) {
-    const image = await imageForTag(session.target, session.role.credentials, plan.config.image.repository, tag);
+    const image = await session.withCredentials((t, c) => imageForTag(t, c, plan.config.image.repository, tag));
     if (!image) continue;
     if (configDigest(image.manifest) === imageId) {
       found.set(tag, image.digest);
@@ -135,14 +152,14 @@ function configDigest(manifest: string): string | undefined {
 
 /** A push is done only when ECR answers, for every tag, the digest that was sent (DESIGN §6). */
 async function verify(
-  session: AwsSession, plan: PushPlan, target: (t: Tag) => string,
+  session: LiveSession, plan: PushPlan, target: (t: Tag) => string,
   pushed: readonly { ref: string; digest: string }[], existing: ReadonlyMap<string, string>,
 ): Promise<PushedTag[]> {
   const out: PushedTag[] = [];
   for (const tag of plan.tags) {
     const ref = target(tag);
     const sent = pushed.find((p) => p.ref === ref)?.digest ?? existing.get(tag);
-    const stored = await imageForTag(session.target, session.role.credentials, plan.config.image.repository, tag);
+    const stored = await session.withCredentials((t, c) => imageForTag(t, c, plan.config.image.repository, tag));
     if (!sent || stored?.digest !== sent) {
       throw new HoistError(`ECR holds ${stored?.digest ?? 'nothing'} for ${ref}, not the ${sent ?? 'image'} that was pushed`, {
         code: 'push.verify-failed', op: 'verify', retryable: true,

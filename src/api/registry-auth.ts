@@ -1,11 +1,12 @@
 // Registry credentials for copy and promote: explicit ones, or hoist's ECR mode — the job's
 // OIDC identity exchanged for an ECR login exactly as `hoist login` does (STS
-// AssumeRoleWithWebIdentity, then GetAuthorizationToken), held in memory only.
+// AssumeRoleWithWebIdentity, then GetAuthorizationToken), held in memory only and renewed
+// before it expires (live-session.ts).
 
 import type { AwsConfig } from '../config/credentials.ts';
 import { HoistError } from '../errors.ts';
 import type { RegistryCredentials } from '../registry/auth.ts';
-import { openSession, registryLogin } from './session.ts';
+import { LiveSession } from './live-session.ts';
 
 export interface EcrLogin {
   registry: string;
@@ -13,9 +14,11 @@ export interface EcrLogin {
   expiresAt: Date;
 }
 
+/** The credentials renew themselves (STS and ECR token) when a long copy outlives them. */
 export async function ecrLogin(cfg: AwsConfig): Promise<EcrLogin> {
-  const login = await registryLogin(await openSession(cfg.aws, cfg.idToken));
-  return { registry: login.registry, credentials: { username: login.username, password: login.password }, expiresAt: login.expiresAt };
+  const session = await LiveSession.open(cfg.aws, cfg.idToken);
+  const login = await session.registryLogin();
+  return { registry: login.registry, credentials: session.registryCredentials(login), expiresAt: login.expiresAt };
 }
 
 /** The ECR login only ever goes to the registry it was issued for. */

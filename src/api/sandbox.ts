@@ -19,6 +19,11 @@ export interface SandboxOptions {
   now?: () => number;
   /** Enforce ECR's rate quotas (PutImage 10/s). */
   throttle?: boolean;
+  /**
+   * STS credentials expire after min(DurationSeconds, this) seconds, and ECR tokens with them:
+   * rehearses jobs that outlive their credentials.
+   */
+  credentialSeconds?: number;
 }
 
 export interface Sandbox extends RunningSandbox {
@@ -33,6 +38,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const running = await startSandboxServer({
     world, ...(opts.host ? { host: opts.host } : {}), port: opts.port ?? 4566, ...(opts.log ? { log: opts.log } : {}),
     ...(opts.throttle ? { throttle: true } : {}),
+    ...(opts.credentialSeconds !== undefined ? { credentialSeconds: checkedSeconds(opts.credentialSeconds) } : {}),
   });
   const s = world.state;
   return {
@@ -47,6 +53,13 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       HOIST_SANDBOX_REGISTRY: running.registryHost,
     },
   };
+}
+
+function checkedSeconds(seconds: number): number {
+  if (Number.isInteger(seconds) && seconds >= 1 && seconds <= 43200) return seconds;
+  throw new HoistError(`credential lifetime ${seconds} is not a whole number of seconds from 1 to 43200`, {
+    code: 'config.invalid', hint: 'Give --credential-seconds a number of seconds, e.g. 3.',
+  });
 }
 
 async function initialWorld(opts: SandboxOptions): Promise<() => WorldState> {

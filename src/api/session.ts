@@ -45,6 +45,28 @@ export async function openSession(aws: AwsSettings, source: IdTokenSource, deps:
   }
 }
 
+/**
+ * A new session for a job already under way, when the first nears its expiry: the ID token is
+ * read again from its source (a token file or GitHub's endpoint may hold a newer one; a CI
+ * variable holds the same) and exchanged again. A token that has expired since the job began
+ * fails with what to change — not with the advice for a job that started with a stale token.
+ */
+export async function renewSession(aws: AwsSettings, source: IdTokenSource, deps: SessionDeps = {}): Promise<AwsSession> {
+  try {
+    return await openSession(aws, source, deps);
+  } catch (err) {
+    if (!isHoistError(err, 'sts.token-expired')) throw err;
+    const at = typeof err.context.exp === 'string' ? ` (at ${err.context.exp})` : '';
+    throw new HoistError(`the CI job's ID token (${tokenSourceName(source)}) expired while the job was running${at}: ` +
+      'hoist needed it to renew the job\'s AWS credentials, which expire before the job ends', {
+      code: 'sts.token-expired-mid-job', op: 'renew AWS credentials', context: err.context, cause: err,
+      hint: 'The job outlived its ID token. Ask STS for credentials that last the whole job (--duration, e.g. 2h, up to the ' +
+        'role\'s MaxSessionDuration) so no renewal is needed; or give the job a longer-lived ID token (GitLab ID tokens last ' +
+        'as long as the job\'s timeout: raise `timeout:`); or split the work into shorter jobs.',
+    });
+  }
+}
+
 function tokenSourceName(source: IdTokenSource): string {
   return source.kind === 'github-actions' ? 'the GitHub Actions ID token' : source.variable;
 }

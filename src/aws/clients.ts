@@ -19,6 +19,11 @@ export interface AwsTarget {
   endpoint?: string;
 }
 
+/** The host a service's calls go to, for error messages: the override, else AWS's regional endpoint. */
+export function endpointHost(t: AwsTarget, service: 'api.ecr' | 'sts'): string {
+  return t.endpoint ? new URL(t.endpoint).host : `${service}.${t.region}.amazonaws.com`;
+}
+
 /** SDK retries stay off: hoist classifies errors itself and retries only transient ones. */
 const base = (t: AwsTarget) => ({ region: t.region, maxAttempts: 1, ...(t.endpoint ? { endpoint: t.endpoint } : {}) });
 

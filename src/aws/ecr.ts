@@ -8,7 +8,7 @@ import {
 import { HoistError } from '../errors.ts';
 import { DEFAULT_RETRY, withRetry } from '../http/retry.ts';
 import { Secret } from '../model/secret.ts';
-import { ecrClient, type AwsCredentials, type AwsTarget } from './clients.ts';
+import { ecrClient, endpointHost, type AwsCredentials, type AwsTarget } from './clients.ts';
 import { awsErrorName, isTransient, wrapAwsError } from './errors.ts';
 
 /**
@@ -51,7 +51,7 @@ export async function getRegistryLogin(target: AwsTarget, credentials: AwsCreden
   } catch (err) {
     if (err instanceof HoistError) throw err;
     throw wrapAwsError(err, 'GetAuthorizationToken', accessCode(err, 'ecr.login-failed'),
-      'The role needs ecr:GetAuthorizationToken on Resource "*".');
+      'The role needs ecr:GetAuthorizationToken on Resource "*".', endpointHost(target, 'api.ecr'));
   } finally {
     client.destroy();
   }
@@ -75,8 +75,9 @@ export async function ensureRepository(
   opts: { create: boolean; settings?: RepositorySettings },
 ): Promise<EnsuredRepository> {
   const client = ecrClient(target, credentials);
+  const at = endpointHost(target, 'api.ecr');
   try {
-    const found = await describe(client, name);
+    const found = await describe(client, name, at);
     if (found) return summary(found, false);
     if (!opts.create) {
       throw new HoistError(`ECR repository "${name}" does not exist`, {
@@ -84,25 +85,27 @@ export async function ensureRepository(
         hint: 'Create it (aws ecr create-repository) or let hoist create it: drop --no-create-repository.',
       });
     }
-    const made = await create(client, name, opts.settings ?? {});
+    const made = await create(client, name, opts.settings ?? {}, at);
     return summary(made.repository, made.created);
   } finally {
     client.destroy();
   }
 }
 
-async function describe(client: ReturnType<typeof ecrClient>, name: string): Promise<Repository | undefined> {
+async function describe(client: ReturnType<typeof ecrClient>, name: string, at: string): Promise<Repository | undefined> {
   try {
     const out = await retried(() => client.send(new DescribeRepositoriesCommand({ repositoryNames: [name] })));
     return out.repositories?.[0];
   } catch (err) {
     if (awsErrorName(err) === 'RepositoryNotFoundException') return undefined;
     throw wrapAwsError(err, 'DescribeRepositories', accessCode(err, 'ecr.describe-failed'),
-      'The role needs ecr:DescribeRepositories on the repository ARN.');
+      'The role needs ecr:DescribeRepositories on the repository ARN.', at);
   }
 }
 
-async function create(client: ReturnType<typeof ecrClient>, name: string, s: RepositorySettings): Promise<{ repository: Repository; created: boolean }> {
+async function create(
+  client: ReturnType<typeof ecrClient>, name: string, s: RepositorySettings, at: string,
+): Promise<{ repository: Repository; created: boolean }> {
   try {
     const out = await retried(() => client.send(new CreateRepositoryCommand({
       repositoryName: name,
@@ -114,11 +117,11 @@ async function create(client: ReturnType<typeof ecrClient>, name: string, s: Rep
   } catch (err) {
     // Another job created it between our describe and create: that is success.
     if (awsErrorName(err) === 'RepositoryAlreadyExistsException') {
-      const again = await describe(client, name);
+      const again = await describe(client, name, at);
       if (again) return { repository: again, created: false };
     }
     throw wrapAwsError(err, 'CreateRepository', accessCode(err, 'ecr.create-failed'),
-      `Create the repository "${name}" beforehand, or allow ecr:CreateRepository on its ARN in the role's permissions policy.`);
+      `Create the repository "${name}" beforehand, or allow ecr:CreateRepository on its ARN in the role's permissions policy.`, at);
   }
 }
 
@@ -156,7 +159,7 @@ export async function imageForTag(
     return { digest: image.imageId.imageDigest, manifest: image.imageManifest, mediaType: image.imageManifestMediaType ?? '' };
   } catch (err) {
     throw wrapAwsError(err, 'BatchGetImage', accessCode(err, 'ecr.read-failed'),
-      'The role needs ecr:BatchGetImage on the repository ARN to verify what it pushed.');
+      'The role needs ecr:BatchGetImage on the repository ARN to verify what it pushed.', endpointHost(target, 'api.ecr'));
   } finally {
     client.destroy();
   }

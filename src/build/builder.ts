@@ -72,6 +72,16 @@ export interface RegistryCredential {
   registry: string;
   username: string;
   password: Secret;
+  /**
+   * Present when the credentials expire mid-job (ECR tokens): a backend that sends registry
+   * requests itself asks `fresh()` before each one and `refused()` after a 401 (the same shape
+   * as registry/auth.ts's CredentialRenewal). Backends that hand the password to a tool once
+   * ignore it; hoist logs them in again before their push.
+   */
+  renewal?: {
+    fresh(): Promise<{ username: string; password: Secret }>;
+    refused(sent: { username: string; password: Secret }): Promise<{ username: string; password: Secret }>;
+  };
 }
 
 export interface PushRequest {

@@ -4,12 +4,13 @@
 // owners 0:0 (or --chown), mtimes and `created` from SOURCE_DATE_EPOCH (else the Unix epoch).
 
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 
 import { HoistError } from '../errors.ts';
+import { type DiskUse, mapDiskFull } from '../fs/disk-full.ts';
 import { type Descriptor, type ImageManifest, MEDIA, rawManifest, sha256Digest } from '../image/descriptor.ts';
 import type { ImageConfig } from '../image/image-config.ts';
 import { openOciLayoutSink } from '../image/oci-layout.ts';
@@ -174,7 +175,13 @@ export async function buildNative(opts: NativeBuildOptions): Promise<NativeBuild
   });
   const df = parseDockerfile(text, opts.dockerfile ?? 'Dockerfile');
   const epoch = opts.sourceDateEpoch ?? 0;
-  const work = await mkdtemp(join(opts.tmpDir ?? tmpdir(), 'hoist-native-'));
+  const spoolParent = opts.tmpDir ?? tmpdir();
+  const spool: DiskUse = { dir: spoolParent, what: "the build's temporary layer files", fix: 'point TMPDIR at a directory on a larger disk' };
+  const layout: DiskUse = { dir: opts.outputDir, what: 'the OCI image layout', fix: 'write the layout to a larger disk (--output oci:DIR)' };
+  const work = await mapDiskFull(spool, () => mkdtemp(join(spoolParent, 'hoist-native-')));
+  // A layout directory this build creates is removed again when the build fails: a failed
+  // build leaves nothing that looks like an image (an existing layout keeps its old index).
+  const createsOutput = !(await stat(opts.outputDir).then(() => true, () => false));
   let n = 0;
   try {
     const scope: BuildScope = {
@@ -192,9 +199,12 @@ export async function buildNative(opts: NativeBuildOptions): Promise<NativeBuild
       tempFile: () => join(work, `tmp-${n++}`),
       ...(opts.resolver ? { resolver: opts.resolver } : {}),
     };
-    const { final, steps } = await runStages(df, scope, targetIndex(df, opts.target));
-    const out = await writeOutput(opts, final, scope.created);
+    const { final, steps } = await mapDiskFull(spool, () => runStages(df, scope, targetIndex(df, opts.target)));
+    const out = await mapDiskFull(layout, () => writeOutput(opts, final, scope.created));
     return { ...out, steps, durationMs: Date.now() - started };
+  } catch (err) {
+    if (createsOutput) await rm(opts.outputDir, { recursive: true, force: true });
+    throw err;
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -20,6 +20,7 @@ import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 import { HoistError } from '../errors.ts';
+import { diskFullError } from '../fs/disk-full.ts';
 import type { Digest } from '../model/reference.ts';
 import { type Descriptor, MEDIA, type RawManifest, rawManifest, sha256Digest } from './descriptor.ts';
 import { type ArchiveEntry, pickImage } from './docker-archive.ts';
@@ -120,7 +121,7 @@ class DaemonSource implements ImageSource {
     // A failed save leaves no spool behind, whether or not the caller closes the source.
     this.#loaded ??= this.#save().then((l) => (this.#current = l), async (err: unknown) => {
       await this.close();
-      throw err;
+      throw diskFullError(err, { dir: this.opts.tmpDir ?? tmpdir(), what: "docker save's compressed layers", fix: 'point TMPDIR at a directory on a larger disk' });
     });
     return this.#loaded;
   }

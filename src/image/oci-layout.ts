@@ -4,7 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -85,7 +85,8 @@ async function writeBlobFile(dir: string, stream: Readable, check: Transform, di
 
 export async function openOciLayoutSink(dir: string, tag?: string): Promise<ImageSink> {
   await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
-  await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  // Atomic, like every file here: a full disk must not leave an existing layout with a truncated marker.
+  await writeFileAtomic(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   const hasBlob = async (desc: Descriptor) => (await stat(blobPath(dir, desc.digest)).catch(() => undefined))?.size === desc.size;
   return {
     name: `oci:${dir}${tag ? `:${tag}` : ''}`,
@@ -106,7 +107,8 @@ export async function openOciLayoutSink(dir: string, tag?: string): Promise<Imag
 }
 
 async function putLayoutManifest(dir: string, m: RawManifest, tag: string | undefined): Promise<'pushed' | 'unchanged'> {
-  await writeFile(blobPath(dir, m.digest), m.bytes);
+  // Never a half-written blob under its digest's name (a full disk mid-write), as for layers.
+  await writeFileAtomic(blobPath(dir, m.digest), m.bytes);
   if (tag === undefined) return 'pushed';
   const index = await readIndex(dir).catch(() => ({ schemaVersion: 2 as const, mediaType: MEDIA.ociIndex, manifests: [] as Descriptor[] }));
   const same = index.manifests.find((e) => e.annotations?.[REF_NAME] === tag && e.digest === m.digest);

@@ -12,6 +12,20 @@ import type { HttpClient } from './http.ts';
 export interface RegistryCredentials {
   username: string;
   password: Secret;
+  /** Present when the credentials expire (an ECR token): how the client keeps them current. */
+  renewal?: CredentialRenewal;
+}
+
+/**
+ * Renewal of expiring registry credentials. The client asks `fresh()` before every request
+ * (it renews when near expiry and is cheap otherwise), and `refused()` once when the registry
+ * answers 401 to credentials that were current when sent — the safety net for an expiry
+ * nobody could foresee (a request held up in transit). Both are single-flight in the owner:
+ * concurrent requests share one renewal.
+ */
+export interface CredentialRenewal {
+  fresh(): Promise<Pick<RegistryCredentials, 'username' | 'password'>>;
+  refused(sent: Pick<RegistryCredentials, 'username' | 'password'>): Promise<Pick<RegistryCredentials, 'username' | 'password'>>;
 }
 
 /** Credentials for a registry host (host[:port]), if any. */
@@ -47,12 +61,30 @@ interface Token {
 export class Authenticator {
   readonly #mode = new Map<string, 'basic' | 'bearer'>();
   readonly #tokens = new Map<string, Token>();
+  /** Per host, the latest credentials from the renewal of the store's expiring ones. */
+  readonly #renewed = new Map<string, { from: CredentialRenewal; creds: RegistryCredentials }>();
 
-  constructor(private readonly creds: CredentialStore, private readonly http: HttpClient, private readonly now: () => number = Date.now) {}
+  constructor(private readonly store: CredentialStore, private readonly http: HttpClient, private readonly now: () => number = Date.now) {}
+
+  /**
+   * The credentials for `host`: the store's, or their latest renewal. A renewal stands only
+   * while the store still holds the credentials it renewed (same renewal): a new login wins.
+   */
+  #creds(host: string): RegistryCredentials | undefined {
+    const base = this.store(host);
+    const renewed = this.#renewed.get(host);
+    return base?.renewal !== undefined && renewed?.from === base.renewal ? { ...renewed.creds, renewal: base.renewal } : base;
+  }
+
+  /** Before each request: expiring credentials are renewed when near expiry (DESIGN §6). */
+  async prepare(host: string): Promise<void> {
+    const renewal = this.store(host)?.renewal;
+    if (renewal) this.#renewed.set(host, { from: renewal, creds: await renewal.fresh() });
+  }
 
   /** The Authorization header for a request to `host` needing `scope`, when we have one. */
   authorization(host: string, scope: string): string | undefined {
-    const c = this.creds(host);
+    const c = this.#creds(host);
     const mode = this.#mode.get(host) ?? (c || isEcrHost(host) ? 'basic' : undefined);
     if (mode === 'basic') return c ? basicHeader(c) : undefined;
     const token = this.#tokens.get(`${host} ${scope}`);
@@ -63,8 +95,15 @@ export class Authenticator {
   async challenge(host: string, scope: string, header: string | undefined, sentAuth: string | undefined): Promise<boolean> {
     const ch = parseChallenge(header);
     if (ch?.scheme === 'basic') {
-      const c = this.creds(host);
       this.#mode.set(host, 'basic');
+      let c = this.#creds(host);
+      // ECR answers 401 only for the token itself (missing, invalid, expired; permissions are
+      // 403): credentials that were current when sent are renewed once, and the request resent.
+      if (c?.renewal && sentAuth === basicHeader(c)) {
+        const from = c.renewal;
+        c = await from.refused(c);
+        this.#renewed.set(host, { from, creds: c });
+      }
       return c !== undefined && sentAuth !== basicHeader(c);
     }
     if (ch?.scheme !== 'bearer' || !ch.params.realm) return false;
@@ -78,7 +117,7 @@ export class Authenticator {
     const url = new URL(params.realm!);
     if (params.service) url.searchParams.set('service', params.service);
     for (const s of (scope || params.scope || '').split(' ').filter(Boolean)) url.searchParams.append('scope', s);
-    const c = this.creds(host);
+    const c = this.#creds(host);
     const res = await this.http.send({ method: 'GET', url, headers: c ? { authorization: basicHeader(c) } : {} });
     const text = await readText(res.body);
     if (res.status !== 200) {

@@ -56,17 +56,22 @@ function hintFor(status: number, codes: string[]): string | undefined {
   if (status === 403) return 'The credentials are valid but lack permission for this repository: check the role\'s ECR policy.';
   if (codes.includes('NAME_UNKNOWN')) return 'The repository does not exist: create it first (ECR does not create repositories on push).';
   if (status === 429) return 'The registry is throttling (ECR: PutImage 10/s per account): hoist retried with backoff.';
+  if (RETRYABLE.has(status)) return 'The registry (or a proxy in front of it) failed on its side and hoist retried with backoff: re-run the job; if it persists, check the registry\'s health.';
   return undefined;
 }
 
-export async function registryError(res: HttpResponse, op: string): Promise<HoistError> {
+/** `host` names the server that answered, so a failure says where it came from (a proxy, a mirror, ECR). */
+export async function registryError(res: HttpResponse, op: string, host?: string): Promise<HoistError> {
   const body = await readErrorBody(res);
   const after = retryAfterMs(res.header('retry-after'));
   const hint = hintFor(res.status, body.codes);
-  return new HoistError(`${op}: HTTP ${res.status}${body.message ? ` ${body.message}` : ''}`, {
+  return new HoistError(`${op}: ${host ? `${host} answered ` : ''}HTTP ${res.status}${body.message ? `: ${body.message}` : ''}`, {
     code: codeFor(res.status, body.codes), op, retryable: RETRYABLE.has(res.status),
     ...(hint ? { hint } : {}),
-    context: { status: res.status, ...(body.codes[0] ? { registryCode: body.codes[0] } : {}), ...(after !== undefined ? { retryAfterMs: after } : {}) },
+    context: {
+      status: res.status, ...(host ? { host } : {}),
+      ...(body.codes[0] ? { registryCode: body.codes[0] } : {}), ...(after !== undefined ? { retryAfterMs: after } : {}),
+    },
   });
 }
 

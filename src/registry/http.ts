@@ -87,12 +87,41 @@ function single(v: string | string[] | undefined): string | undefined {
 function networkError(err: unknown, req: HttpRequest): unknown {
   if (err instanceof HoistError) return err;
   const code = (err as NodeJS.ErrnoException).code ?? '';
-  const transient = TRANSIENT.has(code) || /socket hang up|ECONNRESET/i.test((err as Error).message ?? '');
-  return new HoistError(`${req.method} ${req.url.host}${req.url.pathname}: ${(err as Error).message}`, {
+  const message = socketMessage(err);
+  const transient = TRANSIENT.has(code) || /socket hang up|ECONNRESET/i.test(message);
+  const hint = networkHint(code, req.url.host);
+  return new HoistError(`${req.method} ${req.url.host}${req.url.pathname}: ${message}`, {
     code: 'registry.unreachable', op: `${req.method} ${req.url.pathname}`, retryable: transient, cause: err,
     context: { host: req.url.host, ...(code ? { errno: code } : {}) },
-    hint: code === 'ECONNRESET' ? 'ECR drops the connection when the repository does not exist: check its name and region.' : undefined,
+    ...(hint ? { hint } : {}),
   });
+}
+
+/** Node's message; a failed multi-address connect (happy eyeballs) is an AggregateError with none of its own. */
+function socketMessage(err: unknown): string {
+  const e = err as Error & { errors?: unknown[] };
+  if (e?.message) return e.message;
+  const parts = (e?.errors ?? []).map((x) => (x as Error)?.message).filter(Boolean);
+  return parts.length ? parts.join('; ') : String((err as NodeJS.ErrnoException)?.code ?? err);
+}
+
+/** What to check when no HTTP answer came at all: the host names the server the user pointed hoist at. */
+function networkHint(code: string, host: string): string | undefined {
+  switch (code) {
+    case 'ECONNREFUSED':
+      return `Nothing accepted a connection at ${host}: check that the registry there is running and reachable from this machine ` +
+        '(a local `hoist sandbox` must be up on that port; restart it on the same --dir to keep its state), and that the registry host and port (--registry) are right.';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `The host name in ${host} does not resolve: check the registry host (--registry) and this machine's DNS.`;
+    case 'ECONNRESET':
+      // ECR resets a push to a repository that does not exist (registry-performance.md, ECR
+      // quirks); anything else that resets every attempt is the network path in between.
+      return `${host} kept closing the connection: if it is ECR, check that the repository exists in that account and region ` +
+        '(ECR drops pushes to a missing repository); otherwise check for a proxy or load balancer cutting connections, and re-run.';
+    default:
+      return undefined;
+  }
 }
 
 /**

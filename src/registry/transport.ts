@@ -49,7 +49,7 @@ export class RegistryTransport {
       url = new URL(location, url);
       res = url.host === this.base.host ? await this.#sendAuthed(req, url) : await this.#send(req, url, undefined);
     }
-    if (!req.expect.includes(res.status)) throw await registryError(res, req.op);
+    if (!req.expect.includes(res.status)) throw await registryError(res, req.op, url.host);
     return res;
   }
 
@@ -63,6 +63,7 @@ export class RegistryTransport {
   }
 
   async #sendAuthed(req: RegistryRequest, url: URL): Promise<HttpResponse> {
+    await this.auth.prepare(this.host);
     const sent = this.auth.authorization(this.host, req.scope);
     const res = await this.#send(req, url, sent);
     if (res.status !== 401) return res;

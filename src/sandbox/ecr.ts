@@ -16,7 +16,11 @@ import { repositoryArn, type Repository } from './world.ts';
 
 export type EcrAction = (ctx: SandboxContext, call: AwsCall) => Promise<unknown>;
 
-/** ECR registry tokens last 12 hours, or less when the credentials behind them expire sooner. */
+/**
+ * ECR registry tokens last 12 hours, or less when the credentials behind them expire sooner.
+ * Under --credential-seconds the STS sessions are short, so their tokens are too; the root
+ * user's long-term keys (the sandbox admin's) keep 12-hour tokens, so test setup is unaffected.
+ */
 export const TOKEN_LIFETIME_MS = 12 * 3600 * 1000;
 
 /** The key of `world.state.ecrTokens`: hex SHA-256 of the password, so state holds no usable secret. */

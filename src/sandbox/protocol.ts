@@ -19,6 +19,12 @@ export class AwsFault extends Error {
   }
 }
 
+/**
+ * A SigV4 request refused because the STS session that signed it has expired (ExpiredToken /
+ * ExpiredTokenException): the request log marks it, so a test can tell expiry from other refusals.
+ */
+export class ExpiredCredentialsFault extends AwsFault {}
+
 export interface AwsCall {
   service: Service;
   action: string;
@@ -49,6 +55,11 @@ export interface RequestLogEntry {
   principal?: string;
   status: number;
   error?: string;
+  /**
+   * The request was refused because its credentials had expired: STS credentials past their
+   * Expiration (SigV4), or an ECR registry token past its expiresAt. Absent otherwise.
+   */
+  expired?: true;
   bytesIn?: number;
   bytesOut?: number;
   ms: number;
@@ -63,6 +74,11 @@ export interface SandboxContext {
   log(entry: RequestLogEntry): void;
   /** ECR's rate quotas (throttle.ts), when the sandbox enforces them. */
   throttle?: Throttle;
+  /**
+   * Caps the lifetime of the credentials STS issues (and so of the ECR tokens obtained with
+   * them) at this many seconds, so tests can expire them mid-job (`--credential-seconds`).
+   */
+  credentialSeconds?: number;
 }
 
 export type AwsHandler = (ctx: SandboxContext, call: AwsCall) => Promise<AwsReply>;

@@ -21,6 +21,13 @@ function unauthorized(ctx: SandboxContext, code: string, message: string): Regis
   return new RegistryError(401, code, message, undefined, { 'www-authenticate': challenge(ctx) });
 }
 
+/** ECR's answer to an expired token; its own class so the request log can mark the refusal as expiry. */
+export class ExpiredTokenError extends RegistryError {}
+
+function expired(ctx: SandboxContext): ExpiredTokenError {
+  return new ExpiredTokenError(401, 'DENIED', EXPIRED_MESSAGE, undefined, { 'www-authenticate': challenge(ctx) });
+}
+
 function basicCredentials(header: string | undefined): { user: string; password: string } | undefined {
   const m = header === undefined ? null : /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
   if (!m) return undefined;
@@ -32,7 +39,9 @@ function basicCredentials(header: string | undefined): { user: string; password:
 /**
  * The principal an `Authorization: Basic` header stands for. Throws 401 without credentials,
  * for a user other than `AWS`, an unknown token, an expired one, or one whose credentials
- * (the STS session it came from) are gone.
+ * (the STS session it came from) are gone or expired. Checked once, when the request arrives,
+ * as ECR does: an upload whose PUT began with a valid token completes even if the token
+ * expires while its body streams in.
  */
 export function authenticate(ctx: SandboxContext, req: IncomingMessage): Principal {
   const header = req.headers.authorization;
@@ -44,11 +53,11 @@ export function authenticate(ctx: SandboxContext, req: IncomingMessage): Princip
   const token = Object.hasOwn(state.ecrTokens, key) ? state.ecrTokens[key] : undefined;
   if (!token) throw unauthorized(ctx, 'UNAUTHORIZED', INVALID_MESSAGE);
   const now = ctx.world.now();
-  if (token.expiresAt <= now) throw unauthorized(ctx, 'DENIED', EXPIRED_MESSAGE);
+  if (token.expiresAt <= now) throw expired(ctx);
   if (token.principal.kind !== 'root') {
     const session = Object.hasOwn(state.sessions, token.accessKeyId) ? state.sessions[token.accessKeyId] : undefined;
     if (!session) throw unauthorized(ctx, 'UNAUTHORIZED', INVALID_MESSAGE);
-    if (session.expiresAt !== undefined && session.expiresAt <= now) throw unauthorized(ctx, 'DENIED', EXPIRED_MESSAGE);
+    if (session.expiresAt !== undefined && session.expiresAt <= now) throw expired(ctx);
   }
   return token.principal;
 }

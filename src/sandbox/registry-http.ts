@@ -16,6 +16,8 @@ export interface Exchange {
   principal?: Principal;
   /** Error code for the request log. */
   error?: string;
+  /** Refused because the registry token (or the session behind it) had expired. */
+  expired?: boolean;
   bytesIn: number;
   bytesOut: number;
 }

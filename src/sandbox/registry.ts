@@ -2,12 +2,13 @@
 // (DESIGN §3, registry-performance.md §A3) — Basic auth with `AWS:<token>`, IAM on every
 // repository, NAME_UNKNOWN for repositories that were not created, PATCH answered 201, mounts
 // only when BLOB_MOUNTING is enabled, TAG_INVALID on immutable tags. Every request is logged
-// (method, path without query, principal, status, error code, bytes, ms — never headers).
+// (method, path without query, principal, status, error code, whether it was refused for an
+// expired token, bytes, ms — never headers).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorMessage } from '../errors.ts';
 import type { SandboxContext } from './protocol.ts';
-import { authenticate, mayOnRepository } from './registry-auth.ts';
+import { ExpiredTokenError, authenticate, mayOnRepository } from './registry-auth.ts';
 import { deleteBlob, getBlob } from './registry-blobs.ts';
 import {
   RegistryError, page, pageParams, parseRoute, sendError, sendJson, type Exchange, type Route,
@@ -73,6 +74,7 @@ function clientGone(ex: Exchange, err: unknown): boolean {
 }
 
 function fail(ex: Exchange, err: unknown): void {
+  if (err instanceof ExpiredTokenError) ex.expired = true;
   if (err instanceof RegistryError && !ex.res.headersSent) return sendError(ex, err);
   if (clientGone(ex, err)) {
     ex.error = 'ClientClosedRequest';
@@ -103,7 +105,7 @@ export async function handleRegistry(ctx: SandboxContext, req: IncomingMessage, 
     try {
       ctx.log({
         time: new Date().toISOString(), kind: 'registry', method: req.method, path, principal: ex.principal?.arn, status,
-        ...(ex.error ? { error: ex.error } : {}), bytesIn: ex.bytesIn, bytesOut: ex.bytesOut, ms: Date.now() - started,
+        ...(ex.error ? { error: ex.error } : {}), ...(ex.expired ? { expired: true as const } : {}), bytesIn: ex.bytesIn, bytesOut: ex.bytesOut, ms: Date.now() - started,
       });
     } catch {
       // A failing log sink must not take the registry down.

@@ -8,7 +8,7 @@ import { errorMessage } from '../errors.ts';
 import * as ids from './ids.ts';
 import { discoveryDocument, gitlabClaims, jwks, signJwt, type TokenRequest } from './oidc.ts';
 import {
-  AwsFault, jsonFault, queryFault, type AwsCall, type AwsHandler, type AwsReply, type RequestLogEntry,
+  AwsFault, ExpiredCredentialsFault, jsonFault, queryFault, type AwsCall, type AwsHandler, type AwsReply, type RequestLogEntry,
   type SandboxContext, type Service,
 } from './protocol.ts';
 import { handleEcr } from './ecr.ts';
@@ -34,6 +34,8 @@ export interface SandboxServerOptions {
   log?: (entry: RequestLogEntry) => void;
   /** Enforce ECR's rate quotas (PutImage 10/s): ThrottlingException / 429 TOOMANYREQUESTS beyond them. */
   throttle?: boolean;
+  /** Cap STS session lifetimes (and so their ECR tokens) at this many seconds, to test expiry mid-job. */
+  credentialSeconds?: number;
 }
 
 export interface RunningSandbox {
@@ -50,6 +52,7 @@ export async function startSandboxServer(opts: SandboxServerOptions): Promise<Ru
   const ctx: SandboxContext = {
     world: opts.world, publicUrl: '', registryHost: '', log: opts.log ?? (() => {}),
     ...(opts.throttle ? { throttle: tokenBuckets() } : {}),
+    ...(opts.credentialSeconds !== undefined ? { credentialSeconds: opts.credentialSeconds } : {}),
   };
   const server = createServer((req, res) => {
     route(ctx, req, res).catch((err: unknown) => internalError(ctx, res, err));
@@ -187,8 +190,10 @@ async function handleAws(ctx: SandboxContext, req: IncomingMessage, res: ServerR
   let principal: string | undefined;
   let reply: AwsReply;
   let bytesIn = 0;
+  let expired = false;
+  let body: Buffer | undefined;
   try {
-    const body = await readBody(req, MAX_API_BODY);
+    body = await readBody(req, MAX_API_BODY);
     bytesIn = body.length;
     const signed = req.headers.authorization !== undefined || new URL(req.url ?? '/', 'http://x').searchParams.has('X-Amz-Signature');
     const auth = signed ? verifySigV4(ctx.world, req, body) : undefined;
@@ -203,6 +208,9 @@ async function handleAws(ctx: SandboxContext, req: IncomingMessage, res: ServerR
     reply = await HANDLERS[service](ctx, call);
   } catch (err) {
     const fault = err instanceof AwsFault ? err : internalFault(ctx, err);
+    expired = err instanceof ExpiredCredentialsFault;
+    // Refused before the call was parsed (a bad or expired signature): the log still names it.
+    action ??= body === undefined ? undefined : namedAction(req, body);
     reply = service === 'ecr' ? jsonFault(fault) : queryFault(service, fault, requestId);
   }
   res.writeHead(reply.status, {
@@ -213,8 +221,17 @@ async function handleAws(ctx: SandboxContext, req: IncomingMessage, res: ServerR
   const error = reply.status >= 400 ? errorCode(reply) : undefined;
   ctx.log({
     time: new Date().toISOString(), requestId, kind: 'aws', service, action, principal, status: reply.status,
-    ...(error ? { error } : {}), bytesIn, bytesOut: Buffer.byteLength(reply.body), ms: Date.now() - started,
+    ...(error ? { error } : {}), ...(expired ? { expired: true as const } : {}), bytesIn, bytesOut: Buffer.byteLength(reply.body), ms: Date.now() - started,
   });
+}
+
+/** The action a request names (X-Amz-Target, or the Query `Action`), unverified: for the log only. */
+function namedAction(req: IncomingMessage, body: Buffer): string | undefined {
+  const target = req.headers['x-amz-target'];
+  const action = typeof target === 'string'
+    ? (target.startsWith(ECR_TARGET) ? target.slice(ECR_TARGET.length) : undefined)
+    : new URLSearchParams(body.toString('utf8')).get('Action') ?? new URL(req.url ?? '/', 'http://x').searchParams.get('Action');
+  return action && /^\w{1,64}$/.test(action) ? action : undefined;
 }
 
 function errorCode(reply: AwsReply): string | undefined {

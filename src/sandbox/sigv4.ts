@@ -8,7 +8,7 @@
 
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { AwsFault } from './protocol.ts';
+import { AwsFault, ExpiredCredentialsFault } from './protocol.ts';
 import { ALGORITHM, canonicalRequest, computeSignature, parseQuery, sha256Hex } from './sigv4-canonical.ts';
 import type { World } from './state.ts';
 import { rootPrincipal, type Session } from './world.ts';
@@ -72,7 +72,7 @@ export function verifySigV4(world: World, req: IncomingMessage, body: Buffer): V
   const family = typeof req.headers['x-amz-target'] === 'string' ? 'json' : 'query';
   const fail = (kind: FaultKind, message: string = MESSAGES[kind]): AwsFault => {
     const [code, status] = FAULTS[family][kind];
-    return new AwsFault(code, message, status);
+    return kind === 'expired' ? new ExpiredCredentialsFault(code, message, status) : new AwsFault(code, message, status);
   };
   const { rawPath, rawQuery } = splitUrl(req.url ?? '/');
   const query = parseQuery(rawQuery);

@@ -12,7 +12,8 @@ import type { World } from './state.ts';
 import { verifyWebIdentityToken, webIdentityKeys } from './sts-web-identity.ts';
 import type { Principal, Role, Session, WorldState } from './world.ts';
 
-type StsAction = (world: World, call: AwsCall) => Promise<XmlValue>;
+/** `maxSeconds`: the sandbox's --credential-seconds cap on issued sessions, when set. */
+type StsAction = (world: World, call: AwsCall, maxSeconds: number | undefined) => Promise<XmlValue>;
 
 const ACTIONS: Record<string, StsAction> = {
   AssumeRoleWithWebIdentity: assumeRoleWithWebIdentity,
@@ -31,12 +32,12 @@ const SESSION_RETENTION_MS = 7 * 24 * 3600 * 1000;
 export const handleSts: AwsHandler = async (ctx, call) => {
   const action = ACTIONS[call.action];
   if (!action) throw new AwsFault('InvalidAction', `Could not find operation ${call.action} for version 2011-06-15`, 400);
-  return queryReply('sts', call.action, await action(ctx.world, call), call.requestId);
+  return queryReply('sts', call.action, await action(ctx.world, call, ctx.credentialSeconds), call.requestId);
 };
 
 // ---- AssumeRoleWithWebIdentity ----------------------------------------------------------
 
-async function assumeRoleWithWebIdentity(world: World, call: AwsCall): Promise<XmlValue> {
+async function assumeRoleWithWebIdentity(world: World, call: AwsCall, maxSeconds: number | undefined): Promise<XmlValue> {
   const v = new Validator(call.params);
   const common = commonParams(v);
   const token = v.required('WebIdentityToken');
@@ -60,7 +61,7 @@ async function assumeRoleWithWebIdentity(world: World, call: AwsCall): Promise<X
     keys: webIdentityKeys(verified, common.sessionName),
   });
   if (ev?.decision !== 'allow') throw denied;
-  const session = await issueSession(world, role, common.sessionName, duration(role, common.duration, false));
+  const session = await issueSession(world, role, common.sessionName, capped(duration(role, common.duration, false), maxSeconds));
   return {
     Credentials: credentials(session),
     SubjectFromWebIdentityToken: verified.subject,
@@ -72,7 +73,7 @@ async function assumeRoleWithWebIdentity(world: World, call: AwsCall): Promise<X
 
 // ---- AssumeRole -------------------------------------------------------------------------
 
-async function assumeRole(world: World, call: AwsCall): Promise<XmlValue> {
+async function assumeRole(world: World, call: AwsCall, maxSeconds: number | undefined): Promise<XmlValue> {
   const caller = call.caller!.principal;
   const v = new Validator(call.params);
   const common = commonParams(v);
@@ -94,7 +95,7 @@ async function assumeRole(world: World, call: AwsCall): Promise<XmlValue> {
     'sts:SourceIdentity': sourceIdentity,
   })) throw denied;
   // Every non-root principal of the sandbox is a role session: this is role chaining.
-  const session = await issueSession(world, role, common.sessionName, duration(role, common.duration, true));
+  const session = await issueSession(world, role, common.sessionName, capped(duration(role, common.duration, true), maxSeconds));
   return {
     Credentials: credentials(session),
     AssumedRoleUser: assumedRoleUser(session.principal),
@@ -187,6 +188,14 @@ function duration(role: Role, requested: number | undefined, chained: boolean): 
     throw validationError('The requested DurationSeconds exceeds the MaxSessionDuration set for this role.');
   }
   return seconds;
+}
+
+/**
+ * The session's lifetime under --credential-seconds: the request is validated as AWS does
+ * (900 s and up, within the role's maximum), then the session is made shorter than AWS ever would.
+ */
+function capped(seconds: number, maxSeconds: number | undefined): number {
+  return maxSeconds === undefined ? seconds : Math.min(seconds, maxSeconds);
 }
 
 async function issueSession(world: World, role: Role, sessionName: string, seconds: number): Promise<Session> {

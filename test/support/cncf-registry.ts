@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { cleanEnv, runOk } from './components.ts';
+import { registerSecret } from './secret-scan.ts';
 
 export interface RegistryUser {
   username: string;
@@ -79,6 +80,10 @@ async function startOnce(opts: Required<Pick<StartCncfRegistryOptions, 'auth' | 
   let authYaml = '';
   if (opts.auth === 'basic') {
     users = opts.users ?? [{ username: 'hoist', password: randomBytes(12).toString('hex') }];
+    for (const u of users) {
+      registerSecret(u.password, 'registry password');
+      registerSecret(Buffer.from(`${u.username}:${u.password}`).toString('base64'), 'registry Basic credentials');
+    }
     const lines: string[] = [];
     for (const u of users) {
       // -nbB: print to stdout, password on the command line, bcrypt (the only hash distribution accepts)

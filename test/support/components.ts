@@ -9,6 +9,9 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+// Also imported for its side effect: the test file's own TMPDIR and the secret-scan hooks (issue 6).
+import { recordOutput } from './secret-scan.ts';
+import { byDesignStdout, commandLabel } from './secret-match.ts';
 
 export const DOCKER_UNIX_HOST = 'unix:///var/run/docker.sock';
 export const DOCKER_TCP_HOST = 'tcp://127.0.0.1:2375';
@@ -95,6 +98,12 @@ export interface RunOptions {
   cwd?: string;
   /** Default 60 s. On expiry the whole process group is killed and run() rejects. */
   timeoutMs?: number;
+  /**
+   * Why this command's stdout holds a secret on purpose (e.g. a shell that evals `hoist
+   * credentials` and echoes a key to check it): its stdout is then not secret-scanned.
+   * Commands in secret-match.ts BY_DESIGN_STDOUT need no reason here. stderr is always scanned.
+   */
+  stdoutHoldsSecret?: string;
 }
 
 export interface RunResult {
@@ -140,6 +149,7 @@ export function run(cmd: string, args: readonly string[] = [], opts: RunOptions 
       if (hardStop) clearTimeout(hardStop);
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
+      recordRun(cmd, args, stdout, stderr, opts.stdoutHoldsSecret);
       if (timedOut) {
         reject(
           new Error(
@@ -166,6 +176,13 @@ export function run(cmd: string, args: readonly string[] = [], opts: RunOptions 
     if (opts.input !== undefined) child.stdin.end(opts.input);
     else child.stdin.end();
   });
+}
+
+/** Hands a command's output to the secret scan, minus a stdout that holds a secret by design. */
+function recordRun(cmd: string, args: readonly string[], stdout: string, stderr: string, stdoutHoldsSecret: string | undefined): void {
+  const label = commandLabel(cmd, args);
+  if (stdoutHoldsSecret === undefined && byDesignStdout(cmd, args) === undefined) recordOutput(`stdout of \`${label}\``, stdout);
+  recordOutput(`stderr of \`${label}\``, stderr);
 }
 
 /** run() that rejects on a non-zero exit code, with stderr in the message. */

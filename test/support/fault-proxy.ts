@@ -19,6 +19,8 @@ export type FaultAction =
   | { kind: 'drop-mid-body'; afterBytes?: number }
   /** Forward while the client uploads, then cut both sides after N request-body bytes (at most half the body). */
   | { kind: 'drop-request-body'; afterBytes?: number }
+  /** Forward the whole request, let the server act on it, then RST the client before any of the answer. */
+  | { kind: 'lost-answer' }
   /** Hold the request for `ms`, then forward it untouched. */
   | { kind: 'stall'; ms: number }
   /** Answer this status without forwarding (the request body is drained first). */
@@ -48,6 +50,8 @@ export interface ProxyRecord {
   path: string;
   /** The X-Amz-Target operation for AWS JSON calls, when present. */
   target?: string;
+  /** The request's Content-Length header as sent (absent for a chunked body). */
+  contentLength?: string;
   /** The status the client was sent (0: no answer). */
   status: number;
   /** The fault applied to this request, if any. */
@@ -116,6 +120,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     const rec: ProxyRecord = {
       seq: records.length + 1, method: req.method ?? '', path: path.split('?')[0]!, status: 0,
       ...(typeof amzTarget === 'string' ? { target: amzTarget.split('.').pop()! } : {}),
+      ...(req.headers['content-length'] !== undefined ? { contentLength: req.headers['content-length'] } : {}),
     };
     records.push(rec);
     const rule = pick(req, rec.path);
@@ -159,7 +164,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
 
   function forward(
     req: IncomingMessage, res: ServerResponse, rec: ProxyRecord,
-    opts: { dropRequestAfter?: number; respond?: Extract<FaultAction, { kind: 'drop-mid-body' | 'truncate' | 'trickle' }> } = {},
+    opts: { dropRequestAfter?: number; respond?: Extract<FaultAction, { kind: 'drop-mid-body' | 'truncate' | 'trickle' | 'lost-answer' }> } = {},
   ): void {
     const headers: OutgoingHttpHeaders = { ...req.headers };
     for (const h of HOP_BY_HOP) if (h !== 'transfer-encoding') delete headers[h];
@@ -206,11 +211,19 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
 
   function onUpstream(
     req: IncomingMessage, res: ServerResponse, rec: ProxyRecord, ur: IncomingMessage,
-    respond: Extract<FaultAction, { kind: 'drop-mid-body' | 'truncate' | 'trickle' }> | undefined,
+    respond: Extract<FaultAction, { kind: 'drop-mid-body' | 'truncate' | 'trickle' | 'lost-answer' }> | undefined,
   ): void {
     const headers: OutgoingHttpHeaders = { ...ur.headers };
     for (const h of HOP_BY_HOP) delete headers[h];
     rec.status = ur.statusCode ?? 0;
+    if (respond?.kind === 'lost-answer') {
+      // The server has answered, so it has acted; the client never learns how.
+      rec.status = 0;
+      ur.resume();
+      ur.once('end', () => req.socket.resetAndDestroy());
+      ur.once('error', () => req.socket.resetAndDestroy());
+      return;
+    }
     if (!respond) {
       res.writeHead(ur.statusCode ?? 502, headers);
       ur.pipe(res);

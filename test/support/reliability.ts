@@ -29,7 +29,7 @@ export interface PushWorld {
   close(): Promise<void>;
 }
 
-export async function startPushWorld(opts: { sandboxArgs?: string[]; blobMounting?: boolean } = {}): Promise<PushWorld> {
+export async function startPushWorld(opts: { sandboxArgs?: string[]; blobMounting?: boolean; base?: boolean } = {}): Promise<PushWorld> {
   const root = mkdtempSync(join(tmpdir(), 'hoist-reliability-'));
   const dir = join(root, 'state');
   const logFile = join(root, 'requests.jsonl');
@@ -48,7 +48,8 @@ export async function startPushWorld(opts: { sandboxArgs?: string[]; blobMountin
     if (opts.blobMounting) await ecr.send(new PutAccountSettingCommand({ name: 'BLOB_MOUNTING', value: 'ENABLED' }));
     const auth = await ecr.send(new GetAuthorizationTokenCommand({}));
     const password = Buffer.from(auth.authorizationData![0]!.authorizationToken!, 'base64').toString('utf8').split(':')[1]!;
-    const baseLayers = await publishScratchBase(sb, ecr, password, root);
+    // Worlds that only copy images in (no FROM) skip the base image.
+    const baseLayers = opts.base === false ? [] : await publishScratchBase(sb, ecr, password, root);
     return { sb, dir, logFile, ecr, password, baseLayers, close: async () => { ecr.destroy(); await sb.stop(); } };
   } finally {
     iam.destroy();
@@ -110,6 +111,8 @@ export interface PushJob {
   token: string;
   cwd: string;
   timeoutMs?: number;
+  /** native (default: no engine at all) or docker (dockerd on its unix socket builds and pushes). */
+  builder?: 'native' | 'docker';
 }
 
 export interface PushRun extends RunResult {
@@ -117,15 +120,17 @@ export interface PushRun extends RunResult {
   report?: { digest: string; tags: { tag: string; digest: string; status: string }[]; layers: { pushed: number; existing: number; mounted: number } };
 }
 
-/** `hoist push --builder native --json --registry HOST`, as a CI job would run it (fresh cache, own token). */
+/** `hoist push --builder native|docker --json --registry HOST`, as a CI job would run it (fresh cache, own token). */
 export async function hoistPushJob(world: PushWorld, job: PushJob): Promise<PushRun> {
+  const builder = job.builder ?? 'native';
   const env = jobEnv(world.sb, job.token, {
     AWS_ENDPOINT_URL: job.endpoint, ECR_REPOSITORY: job.repository, IMAGE_TAG: job.tag,
-    DOCKER_HOST: 'tcp://127.0.0.1:1', SOURCE_DATE_EPOCH: '1700000000',
+    // The native builder must not need an engine: point DOCKER_HOST at nothing.
+    DOCKER_HOST: builder === 'docker' ? 'unix:///var/run/docker.sock' : 'tcp://127.0.0.1:1', SOURCE_DATE_EPOCH: '1700000000',
     XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), 'hoist-reliability-cache-')),
   });
   const t0 = performance.now();
-  const r = await run(process.execPath, [HOIST, 'push', '--builder', 'native', '--json', '--registry', job.registry],
+  const r = await run(process.execPath, [HOIST, 'push', '--builder', builder, '--json', '--registry', job.registry],
     { cwd: job.cwd, env, timeoutMs: job.timeoutMs ?? 120_000 });
   const ms = Math.round(performance.now() - t0);
   let report: PushRun['report'];

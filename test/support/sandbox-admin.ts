@@ -1,12 +1,13 @@
 // What an account admin does to a sandbox before a job runs: AWS CLI v2 calls with the root
 // keys, a base image published to the sandbox registry, ID tokens from its issuer.
 
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureDockerBaseImage } from './base-image.ts';
 import { awsCliV2, cleanEnv, runOk } from './components.ts';
 import { HOIST, type SandboxProcess } from './sandbox-cli.ts';
+import { registerSecret } from './secret-scan.ts';
 
 export const ROLE = 'gitlab-runner-ecr-role';
 export const ROLE_ARN = `arn:aws:iam::831955480324:role/${ROLE}`;
@@ -28,7 +29,9 @@ export const admin = (sb: SandboxProcess, args: string[], input?: string) =>
 
 export async function sandboxToken(sb: SandboxProcess, args: string[] = []): Promise<string> {
   const r = await runOk(process.execPath, [HOIST, 'sandbox', 'token', '--endpoint', sb.url, ...args]);
-  return r.stdout.trim();
+  const token = r.stdout.trim();
+  registerSecret(token, 'ID token');
+  return token;
 }
 
 export async function putRolePolicy(sb: SandboxProcess, name: string, statements: object[]): Promise<void> {
@@ -40,13 +43,19 @@ export async function putRolePolicy(sb: SandboxProcess, name: string, statements
 export async function publishBase(sb: SandboxProcess): Promise<string> {
   await ensureDockerBaseImage(BASE_IMAGE);
   const ref = `${sb.registry}/base/busybox:1`;
-  const env = cleanEnv({ DOCKER_CONFIG: mkdtempSync(join(tmpdir(), 'hoist-admin-docker-')) });
+  const dockerConfig = mkdtempSync(join(tmpdir(), 'hoist-admin-docker-'));
+  const env = cleanEnv({ DOCKER_CONFIG: dockerConfig });
   await admin(sb, ['ecr', 'create-repository', '--repository-name', 'base/busybox']);
   const password = (await admin(sb, ['ecr', 'get-login-password'])).stdout.trim();
-  await runOk('docker', ['login', '--username', 'AWS', '--password-stdin', sb.registry], { env, input: password });
-  await runOk('docker', ['tag', BASE_IMAGE, ref], { env });
-  await runOk('docker', ['push', ref], { env, timeoutMs: 120_000 });
-  await runOk('docker', ['rmi', ref], { env });
+  try {
+    await runOk('docker', ['login', '--username', 'AWS', '--password-stdin', sb.registry], { env, input: password });
+    await runOk('docker', ['tag', BASE_IMAGE, ref], { env });
+    await runOk('docker', ['push', ref], { env, timeoutMs: 120_000 });
+    await runOk('docker', ['rmi', ref], { env });
+  } finally {
+    // The admin's docker login stored the ECR password here; it is the harness's, not hoist's.
+    rmSync(dockerConfig, { recursive: true, force: true });
+  }
   await putRolePolicy(sb, 'pull-base', [{
     Effect: 'Allow',
     Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],

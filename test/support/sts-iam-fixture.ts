@@ -10,6 +10,7 @@ import { gitlabClaims, signJwt, type TokenRequest } from '../../src/sandbox/oidc
 import { startSandboxServer, type RunningSandbox } from '../../src/sandbox/server.ts';
 import { World } from '../../src/sandbox/state.ts';
 import type { SigningKey } from '../../src/sandbox/world.ts';
+import { watchWorld } from './secret-scan.ts';
 
 // The SDK reads AWS_* variables (profile, CA bundle, endpoints, retries) from the process.
 for (const name of Object.keys(process.env)) if (name.startsWith('AWS_')) delete process.env[name];
@@ -47,6 +48,7 @@ export async function startFixture(): Promise<Fixture> {
   let offset = 0;
   const world = await World.open({ initial: () => seedWorld(), now: () => Date.now() + offset });
   const sandbox = await startSandboxServer({ world, port: 0 });
+  watchWorld(world); // issue 6: its keys, session tokens and issuer keys are scanned for
   const root = { accessKeyId: world.state.rootUser.accessKeyId, secretAccessKey: world.state.rootUser.secretAccessKey };
   const base = (creds: Creds | undefined) => ({
     endpoint: sandbox.url, region: REGION, credentials: creds ?? root, maxAttempts: 1,

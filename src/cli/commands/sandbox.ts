@@ -32,6 +32,13 @@ Flags:
   --log FILE      append a JSON line per request to FILE (no secrets are logged)
   --throttle      enforce ECR's PutImage quota (10/s per account): ThrottlingException from
                   the API, 429 TOOMANYREQUESTS from the registry's manifest PUT, as ECR answers
+  --credential-seconds N
+                  rehearse credentials that expire mid-job: STS credentials (AssumeRole,
+                  AssumeRoleWithWebIdentity) expire after min(DurationSeconds, N) seconds, and
+                  the ECR tokens obtained with them no later. Expired credentials are refused
+                  as AWS refuses them (ExpiredToken / ExpiredTokenException; registry 401 DENIED
+                  "Your authorization token has expired"), and --log marks such requests
+                  "expired":true. The root user's keys and its ECR tokens are not shortened.
 
 hoist sandbox token — print one ID token signed by the sandbox's issuer, with GitLab's claims:
   --endpoint URL        the sandbox (default $AWS_ENDPOINT_URL, else http://127.0.0.1:4566)
@@ -58,6 +65,7 @@ export const sandboxCommand: Command = {
     const p = parse('sandbox', argv, {
       port: { type: 'string' }, host: { type: 'string' }, dir: { type: 'string' }, memory: { type: 'boolean' },
       world: { type: 'string' }, empty: { type: 'boolean' }, log: { type: 'string' }, throttle: { type: 'boolean' },
+      'credential-seconds': { type: 'string' },
     });
     if (p.values.help) return io.stdout(HELP), 0;
     if (p.values.memory && p.values.dir) throw usageError('sandbox: --dir and --memory exclude each other');
@@ -69,6 +77,7 @@ export const sandboxCommand: Command = {
     const sandbox = await startSandbox({
       host: str(p, 'host'), port: int(p, 'port', [0, 65535]) ?? 4566, dir: str(p, 'dir'),
       worldFile: str(p, 'world'), empty: p.values.empty === true, throttle: p.values.throttle === true,
+      credentialSeconds: int(p, 'credential-seconds', [1, 43200]),
       ...(logFd !== undefined ? { log: (e) => void writeSync(logFd, JSON.stringify(e) + '\n') } : {}),
     });
     for (const [k, v] of Object.entries(sandbox.exports)) io.stdout(`export ${k}=${shellQuote(v)}\n`);
