@@ -128,7 +128,7 @@ class DaemonSource implements ImageSource {
 
   async #save(): Promise<Loaded> {
     this.#dir = await mkdtemp(join(this.opts.tmpDir ?? tmpdir(), 'hoist-save-'));
-    const known = this.#known ? this.#knownLayers() : Promise.resolve(new Map<Digest, Descriptor>());
+    const known = this.#known ? this.#knownLayers() : Promise.resolve(NONE_KNOWN);
     const spool = new SaveSpool(this.#dir, this.opts.level ?? DEFAULT_COMPRESSION_LEVEL, known);
     const input = new PassThrough({ highWaterMark: 1 << 20 });
     const consumed = spool.consume(input);
@@ -142,30 +142,34 @@ class DaemonSource implements ImageSource {
     if (r.status === 'fulfilled' && r.value.code !== 0) throw saveFailed(this.image, r.value.stderr, r.value.code);
     if (c.status === 'rejected') throw c.reason;
     if (r.status === 'rejected') throw r.reason;
-    return spool.assemble(this.name, await known, this.gzipped);
+    return spool.assemble(this.name, (await known).layers, this.gzipped);
   }
 
   /** diffID → the compressed blob the destination already holds, for this image's layers. */
-  async #knownLayers(): Promise<Map<Digest, Descriptor>> {
+  async #knownLayers(): Promise<KnownLayers> {
     const r = await this.opts.run({
       program: 'docker', args: ['image', 'inspect', '--format', '{{json .RootFS.Layers}}', this.image], env: this.opts.env,
       op: 'docker image inspect', ...(this.opts.signal ? { signal: this.opts.signal } : {}),
     });
     if (r.code !== 0) throw saveFailed(this.image, r.stderr, r.code);
-    const diffIds = JSON.parse(r.stdout) as Digest[] | null;
-    const out = new Map<Digest, Descriptor>();
-    await Promise.all((diffIds ?? []).map(async (d) => {
+    const diffIds = (JSON.parse(r.stdout) as Digest[] | null) ?? [];
+    const layers = new Map<Digest, Descriptor>();
+    await Promise.all(diffIds.map(async (d) => {
       const desc = await this.#known!(d, MEDIA.dockerLayerGzip);
-      if (desc) out.set(d, desc);
+      if (desc) layers.set(d, desc);
     }));
-    // The classic format cannot tell layers apart before reading them: all known, or none.
-    if (diffIds && diffIds.some((d) => !out.has(d))) out.set(PARTIAL, { mediaType: '', digest: PARTIAL, size: 0 });
-    return out;
+    return { layers, all: diffIds.length > 0 && layers.size === new Set(diffIds).size };
   }
 }
 
-/** Marks a known-layer map that does not cover every layer of the image. */
-const PARTIAL = 'sha256:partial' as Digest;
+interface KnownLayers {
+  /** diffID → the compressed blob the destination holds. */
+  layers: Map<Digest, Descriptor>;
+  /** Every layer of the image is known: the classic format, which names layers by v1 IDs, can skip them all. */
+  all: boolean;
+}
+
+const NONE_KNOWN: KnownLayers = { layers: new Map(), all: false };
 
 interface Loaded {
   manifest: RawManifest;
@@ -187,7 +191,7 @@ class SaveSpool {
   readonly #links = new Map<string, string>();
   #n = 0;
 
-  constructor(private readonly dir: string, private readonly level: number, private readonly known: Promise<Map<Digest, Descriptor>>) {}
+  constructor(private readonly dir: string, private readonly level: number, private readonly known: Promise<KnownLayers>) {}
 
   consume(input: Readable): Promise<void> {
     return eachTarEntry(input as AsyncIterable<Buffer>, (e, data) => this.#visit(e, data));
@@ -205,7 +209,7 @@ class SaveSpool {
     }
     const named = DIFF_ID_NAME.exec(e.path);
     const known = await this.known;
-    const skip = named ? known.has(`sha256:${named[1]}` as Digest) : known.size > 0 && !known.has(PARTIAL);
+    const skip = named ? known.layers.has(`sha256:${named[1]}` as Digest) : known.all;
     this.#members.set(e.path, skip ? await hashOnly(data) : await this.#gzip(Readable.from(data)));
   }
 
