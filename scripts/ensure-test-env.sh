@@ -2,7 +2,8 @@
 # Provide the real components the test suite uses (DESIGN.md §4).
 #
 #   - Debian packages: docker.io, docker-registry, skopeo, buildah, awscli (v2),
-#     rsync, ca-certificates, busybox-static (base images), apache2-utils (htpasswd)
+#     rsync, ca-certificates, busybox-static (base images), apache2-utils (htpasswd),
+#     isal (igzip, the fast compressor hoist copy picks when present)
 #     -> installed with apt-get only when something is missing.
 #   - Docker Engine: started in the background when no engine answers, listening on
 #     the unix socket AND tcp://127.0.0.1:2375 (DinD style, TLS off, loopback only).
@@ -77,6 +78,7 @@ COMPONENTS=(
   "ca-certificates|ca-certificates|have_ca_certs"
   "busybox-static|busybox-static|have_busybox_static"
   "htpasswd|apache2-utils|have htpasswd"
+  "igzip|isal|have igzip"
 )
 
 missing_pkgs=()

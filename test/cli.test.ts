@@ -31,6 +31,18 @@ test('an unknown command or flag exits 2 and names it', async () => {
   assert.match(f.stderr, /hoist sandbox --help/);
 });
 
+test('copy --compressor: a name it does not know, or igzip where there is none, exits 2 naming the flag', async () => {
+  const bad = await hoist(['copy', '--compressor', 'fast', 'docker-daemon:x', 'oci:/nonexistent/x']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--compressor: "fast" is not one of auto, zlib, igzip/);
+  const none = await hoist(['copy', '--compressor', 'igzip', 'docker-daemon:x', 'oci:/nonexistent/x'], { PATH: '/nonexistent' });
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /--compressor igzip: no igzip on PATH/);
+  assert.match(none.stderr, /apt-get install isal/);
+  const help = await hoist(['copy', '--help']);
+  assert.match(help.stdout, /--compressor C/);
+});
+
 test('every command has --help', async () => {
   for (const cmd of ['push', 'build', 'credentials', 'login', 'copy', 'promote', 'doctor', 'init', 'bootstrap', 'sandbox', 'demo']) {
     const r = await hoist([cmd, '--help']);

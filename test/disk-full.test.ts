@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { BatchGetImageCommand } from '@aws-sdk/client-ecr';
-import { cleanEnv, run, type RunResult } from './support/components.ts';
+import { cleanEnv, dockerEnv, requireComponent, run, runOk, skipUnless, type RunResult } from './support/components.ts';
+import { ensureDockerBaseImage } from './support/base-image.ts';
 import { jobEnv } from './support/push-job.ts';
 import { BASE_REPO, checkInvariant, mintToken, startPushWorld, type PushWorld } from './support/reliability.ts';
 import { HOIST } from './support/sandbox-cli.ts';
@@ -163,6 +164,33 @@ describe('hoist push --builder native with TMPDIR on a full disk', { timeout: 12
       const state = JSON.parse(readFileSync(join(world.dir, 'state.json'), 'utf8')) as { repositories: Record<string, object> };
       assert.ok(state.repositories[c.repo], 'the push got as far as the build (the repository step had run)');
       await assertNothingPublished(c.repo);
+    });
+  }
+});
+
+describe('hoist copy docker-daemon: with TMPDIR on a full disk', { timeout: 180_000 }, () => {
+  // A 4 MiB layer of random bytes in the engine: its compressed spool cannot fit in 2 MiB, and
+  // igzip's 32 MiB block file cannot either.
+  let image = '';
+  before(async () => {
+    if (await requireComponent('docker-unix', 'busybox')) return;
+    const base = await ensureDockerBaseImage();
+    const ctx = context(base.tag, 4 * MiB);
+    image = 'hoist-test/full-disk:1';
+    await runOk('docker', ['build', '-q', '-t', image, ctx], { env: dockerEnv('unix'), timeoutMs: 120_000 });
+  });
+  for (const compressor of ['igzip', 'zlib'] as const) {
+    test(`${compressor}: exit 1 naming TMPDIR, nothing left in it, no image in the layout`, async (t) => {
+      if (await skipUnless(t, 'docker-unix', 'busybox', ...(compressor === 'igzip' ? ['igzip' as const] : []))) return;
+      const disk = await smallDisk(t);
+      if (!disk) return;
+      const out = mkdtempSync(join(tmpdir(), 'hoist-full-copy-'));
+      scratch.push(out);
+      const r = await run(process.execPath, [HOIST, 'copy', '--quiet', '--no-cache', '--compressor', compressor, `docker-daemon:${image}`, `oci:${out}:v1`],
+        { env: dockerEnv('unix', { TMPDIR: disk }), timeoutMs: 120_000 });
+      assertDiskFull(r, disk, /fix: Free space on the disk that holds .*, or point TMPDIR at a directory on a larger disk\./);
+      assert.deepEqual(tree(disk), [], 'the spool and the block files are removed');
+      assert.ok(!existsSync(join(out, 'index.json')) || !readFileSync(join(out, 'index.json'), 'utf8').includes('"v1"'), 'nothing tagged v1');
     });
   }
 });

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -76,6 +76,63 @@ describe('docker-daemon: streamed from docker save', () => {
     assert.equal(again.stats.compressed, 1, 'only the layer the sink lost is compressed again');
     assert.equal(again.stats.present, 2, 'the known layer and the config are present');
     assert.equal(again.digest, first.digest, 'same image, same digest');
+  });
+
+  it('a layer goes to the destination as soon as it is compressed, while the save is still streaming', { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hoist-daemon-'));
+    const layers = [bigLayer('a', 3), bigLayer('b', 2)];
+    const { file, diffIds } = oci25Save(dir, layers);
+    const out = join(dir, 'out');
+    const blobs = join(out, 'blobs', 'sha256');
+    // The save stand-in writes the first tar entry (layer a, whole and padded), then holds the
+    // rest until the destination holds a blob: without early uploads nothing is sent before the
+    // whole save has been read, so the copy would stall here and this test fail on its deadline.
+    const firstEnd = 512 + Math.ceil(layers[0]!.length / 512) * 512;
+    let heldFor = -1;
+    const pausing: SaveRunner = async (req) => {
+      if (req.args[0] === 'image') return { code: 0, stdout: JSON.stringify(diffIds), stderr: '' };
+      const bytes = readFileSync(file);
+      const sink = req.stdout!;
+      const write = (b: Buffer) => new Promise<void>((ok, bad) => sink.write(b, (err) => (err ? bad(err) : ok())));
+      await write(bytes.subarray(0, firstEnd));
+      const t0 = Date.now();
+      const landed = () => existsSync(blobs) && readdirSync(blobs).some((n) => /^[0-9a-f]{64}$/.test(n));
+      while (!landed() && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 20));
+      heldFor = landed() ? Date.now() - t0 : -1;
+      await write(bytes.subarray(firstEnd));
+      sink.end();
+      return { code: 0, stdout: '', stderr: '' };
+    };
+    const r = await copyImage(await openDockerDaemonSource('x:1', { run: pausing, env: {} }), await openOciLayoutSink(out, 'v1'));
+    assert.ok(heldFor >= 0, 'layer a reached the destination while the save was held after it');
+    assert.equal(r.stats.compressed, 2);
+    const m = JSON.parse((await (await openOciLayoutSource(out, 'v1')).manifest()).bytes.toString()) as { layers: { digest: string }[] };
+    assert.equal(m.layers.length, 2, 'both layers, in the config\'s order');
+  });
+
+  it('a save that breaks after a layer went ahead fails the copy and tags nothing', { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hoist-daemon-'));
+    const layers = [bigLayer('a', 3), bigLayer('b', 2)];
+    const { file, diffIds } = oci25Save(dir, layers);
+    const out = join(dir, 'out');
+    const firstEnd = 512 + Math.ceil(layers[0]!.length / 512) * 512;
+    const breaking: SaveRunner = async (req) => {
+      if (req.args[0] === 'image') return { code: 0, stdout: JSON.stringify(diffIds), stderr: '' };
+      await new Promise<void>((ok, bad) => req.stdout!.write(readFileSync(file).subarray(0, firstEnd + 4096), (err) => (err ? bad(err) : ok())));
+      await new Promise((r) => setTimeout(r, 300)); // layer a is compressed and on its way
+      req.stdout!.end();
+      return { code: 1, stdout: '', stderr: 'Error response from daemon: write /var/lib/docker/tmp/docker-export: no space left on device' };
+    };
+    const spool = mkdtempSync(join(tmpdir(), 'hoist-daemon-spool-'));
+    const source = await openDockerDaemonSource('x:1', { run: breaking, env: {}, tmpDir: spool });
+    await assert.rejects(copyImage(source, await openOciLayoutSink(out, 'v1')), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'image.daemon-failed', err.message);
+      assert.match(err.message, /docker save x:1 failed: Error response from daemon: .*no space left on device/);
+      return true;
+    });
+    await assert.rejects(openOciLayoutSource(out, 'v1').then((s) => s.manifest()), 'no image is tagged v1');
+    await source.close();
+    assert.deepEqual(readdirSync(spool), []);
   });
 
   it('a layer whose bytes do not match the config diff_ids fails, naming it, and leaves no spool behind', async () => {

@@ -6,6 +6,8 @@ import type { Runner } from '../exec/index.ts';
 import type { RetryOptions } from '../registry/transport.ts';
 import { type BlobEvent, type CopyStats, copyImage } from '../image/copy.ts';
 import { DigestCache } from '../image/digest-cache.ts';
+import { DEFAULT_COMPRESSION_LEVEL } from '../image/streams.ts';
+import { type Compressor, gzipEngineFor } from './compressor.ts';
 import type { Digest } from '../model/reference.ts';
 import type { RegistryCredentials } from '../registry/auth.ts';
 import { RegistryClient } from '../registry/client.ts';
@@ -21,6 +23,8 @@ export interface CopyRequest {
   ca?: string | Buffer;
   jobs?: number;
   compressionLevel?: number;
+  /** Who gzips layers that arrive uncompressed (default auto: igzip when on PATH, else zlib). */
+  compressor?: Compressor;
   /** Where the digest cache lives; none: an in-memory cache for this run only. */
   cacheDir?: string;
   run: Runner;
@@ -37,6 +41,8 @@ export interface CopyOutcome {
   mediaType: string;
   manifest: 'pushed' | 'unchanged';
   stats: CopyStats;
+  /** What compressed the layers counted in stats.compressed ("zlib", "igzip"). */
+  compressor: string;
   durationMs: number;
 }
 
@@ -62,17 +68,19 @@ export async function copy(req: CopyRequest): Promise<CopyOutcome> {
     ...(req.insecureRegistries ? { insecureRegistries: req.insecureRegistries } : {}),
     ...(req.ca ? { ca: req.ca } : {}), ...(req.retry ? { retry: req.retry } : {}),
   });
-  const ctx = { client, run: req.run, env: req.env, ...(req.signal ? { signal: req.signal } : {}) };
+  const level = req.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL;
+  const gzip = gzipEngineFor(req.compressor ?? 'auto', level, req.env, req.run);
+  const ctx = { client, run: req.run, env: req.env, ...(req.signal ? { signal: req.signal } : {}), compressionLevel: level, gzip };
   try {
     const source = await openSource(src, ctx);
     try {
       const { sink, tag } = await openSink(dst, ctx);
       const result = await copyImage(source, sink, {
         cache: await DigestCache.open(req.cacheDir),
-        ...(req.jobs ? { jobs: req.jobs } : {}), ...(req.compressionLevel !== undefined ? { compressionLevel: req.compressionLevel } : {}),
+        ...(req.jobs ? { jobs: req.jobs } : {}), compressionLevel: level, gzip,
         ...(tag ? { tag } : {}), ...(req.onBlob ? { onBlob: req.onBlob } : {}),
       });
-      return { source: req.src, destination: req.dst, ...result, durationMs: Date.now() - started };
+      return { source: req.src, destination: req.dst, ...result, compressor: gzip.name, durationMs: Date.now() - started };
     } finally {
       await source.close();
     }

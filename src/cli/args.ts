@@ -40,3 +40,9 @@ export function int(p: Parsed, name: string, range: [number, number]): number | 
   }
   return n;
 }
+
+export function oneOf<const T extends readonly string[]>(p: Parsed, name: string, choices: T): T[number] {
+  const raw = str(p, name) ?? '';
+  if (!choices.includes(raw)) throw usageError(`--${name}: "${raw}" is not one of ${choices.join(', ')}`);
+  return raw as T[number];
+}

@@ -4,3 +4,4 @@ export { exec, type ExecRequest, type ExecResult, type Runner, type Stream } fro
 export { recordingRunner, type RecordedCall, type RecordingRunner } from './record.ts';
 export { redact, redactArgs, REDACTED } from './redact.ts';
 export { LineSplitter, TailBuffer } from './lines.ts';
+export { findOnPath } from './which.ts';

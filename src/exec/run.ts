@@ -9,7 +9,8 @@
 //   - redacted: captured output, streamed lines and thrown errors never contain a secret.
 // A non-zero exit is a result, not an error: the caller's parser decides what it means.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 
 import { HoistError } from '../errors.ts';
@@ -34,6 +35,13 @@ export interface ExecRequest {
    * stream of gigabytes). `stdout` in the result is then empty.
    */
   stdout?: Writable;
+  /**
+   * Files for the child's stdin and stdout, opened here and handed over as descriptors: a
+   * compressor reads and writes at disk speed instead of through 64 KiB pipes (igzip measured
+   * 470 MB/s from a file, 330 MB/s from a pipe). stdoutFile is created (mode 0600) or truncated.
+   */
+  stdinFile?: string;
+  stdoutFile?: string;
   /** Every output line (already redacted), as it arrives. */
   onLine?: (line: string, stream: Stream) => void;
   /** Values replaced by `[redacted]` everywhere this runner reports text. */
@@ -188,12 +196,35 @@ class Execution {
   }
 }
 
+/** Descriptors for stdinFile/stdoutFile; the child keeps its own copies, ours close after spawn. */
+function openFiles(req: ExecRequest): { stdio: StdioOptions; close: () => void } {
+  const fds: number[] = [];
+  const open = (path: string | undefined, flags: string): number | 'pipe' => {
+    if (path === undefined) return 'pipe';
+    const fd = openSync(path, flags, 0o600);
+    fds.push(fd);
+    return fd;
+  };
+  try {
+    return { stdio: [open(req.stdinFile, 'r'), open(req.stdoutFile, 'w'), 'pipe'], close: () => fds.forEach((fd) => closeSync(fd)) };
+  } catch (err) {
+    fds.forEach((fd) => closeSync(fd));
+    throw err;
+  }
+}
+
 /** Run `req.program` with `req.args`. Resolves with the exit code; rejects only when it could not run to completion. */
 export function exec(req: ExecRequest): Promise<ExecResult> {
   const secrets = normalizeSecrets(req.redact);
   if (req.signal?.aborted) return Promise.reject(stopError(req, secrets, 'aborted', '', 0));
   return new Promise((ok, fail) => {
-    const child = spawn(req.program, [...req.args], { env: cleanEnv(req.env), cwd: req.cwd, stdio: ['pipe', 'pipe', 'pipe'], shell: false });
+    const files = openFiles(req);
+    let child: ChildProcess;
+    try {
+      child = spawn(req.program, [...req.args], { env: cleanEnv(req.env), cwd: req.cwd, stdio: files.stdio, shell: false });
+    } finally {
+      files.close();
+    }
     new Execution(req, secrets, child, { ok, fail });
     child.stdin?.on('error', () => {
       /* the child may exit before reading stdin (EPIPE): its exit code tells the story */

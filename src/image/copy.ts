@@ -9,6 +9,7 @@ import {
 } from './descriptor.ts';
 import type { DigestCache } from './digest-cache.ts';
 import { type Limit, limit } from './limit.ts';
+import type { GzipEngine } from './pgzip.ts';
 import type { ImageSink, ImageSource } from './source.ts';
 import { DEFAULT_COMPRESSION_LEVEL, gzipOpener } from './streams.ts';
 
@@ -17,6 +18,8 @@ export interface CopyOptions {
   jobs?: number;
   /** gzip level for layers that must be compressed (default 1). */
   compressionLevel?: number;
+  /** Who compresses those layers (default: Node's zlib, pgzip.ts). */
+  gzip?: GzipEngine;
   /** Tag to store the top manifest under at the sink. */
   tag?: string;
   cache?: DigestCache;
@@ -45,6 +48,8 @@ export interface CopyResult {
 }
 
 interface Run {
+  /** Blobs the source announced before its manifest, already on their way (digest → result). */
+  early: Map<Digest, Promise<Descriptor>>;
   src: ImageSource;
   dst: ImageSink;
   limit: Limit;
@@ -55,15 +60,31 @@ interface Run {
 
 export async function copyImage(src: ImageSource, dst: ImageSink, opts: CopyOptions = {}): Promise<CopyResult> {
   const run: Run = {
-    src, dst, opts, limit: limit(opts.jobs ?? 5), level: opts.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL,
+    early: new Map(), src, dst, opts, limit: limit(opts.jobs ?? 5), level: opts.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL,
     stats: { present: 0, uploaded: 0, mounted: 0, compressed: 0, bytes: 0 },
   };
   src.useKnownLayers?.((diffId, mediaType) => knownAtSink(run, diffId, mediaType));
-  const top = await src.manifest();
-  const copied = isIndexType(top.mediaType) ? await copyIndex(run, top) : await copyManifestBlobs(run, top);
-  const manifest = await dst.putManifest(copied, opts.tag);
-  await opts.cache?.save();
-  return { digest: copied.digest, mediaType: copied.mediaType, manifest, stats: run.stats };
+  src.onBlobReady?.((desc) => startEarly(run, desc));
+  try {
+    const top = await src.manifest();
+    const copied = isIndexType(top.mediaType) ? await copyIndex(run, top) : await copyManifestBlobs(run, top);
+    const manifest = await dst.putManifest(copied, opts.tag);
+    await opts.cache?.save();
+    return { digest: copied.digest, mediaType: copied.mediaType, manifest, stats: run.stats };
+  } finally {
+    // A copy that failed (the save broke after some layers went ahead) returns only once
+    // nothing it started is still sending.
+    await Promise.allSettled(run.early.values());
+  }
+}
+
+/** Upload a blob the source finished early; the manifest's turn for it then only awaits this. */
+function startEarly(run: Run, desc: Descriptor): void {
+  if (run.early.has(desc.digest)) return;
+  const p = run.limit(() => copyBlob(run, desc, ''));
+  // Awaited when the manifest lists it; until then a failure must not surface as unhandled.
+  p.catch(() => {});
+  run.early.set(desc.digest, p);
 }
 
 /** Every child image first (each stored by digest), then the index, rewritten if a child changed. */
@@ -84,7 +105,7 @@ async function copyIndex(run: Run, top: RawManifest): Promise<RawManifest> {
 /** Config and layers, then the manifest bytes to store: the same bytes unless a layer was gzipped. */
 async function copyManifestBlobs(run: Run, m: RawManifest): Promise<RawManifest> {
   const doc = parseImageManifest(m.bytes);
-  const [, ...layers] = await Promise.all([doc.config, ...doc.layers].map((d) => run.limit(() => copyBlob(run, d, m.mediaType))));
+  const [, ...layers] = await Promise.all([doc.config, ...doc.layers].map((d) => run.early.get(d.digest) ?? run.limit(() => copyBlob(run, d, m.mediaType))));
   if (layers.every((l, i) => l === doc.layers[i])) return m;
   return rawManifest(Buffer.from(JSON.stringify({ ...doc, layers })), m.mediaType);
 }
@@ -113,7 +134,7 @@ async function compressLayer(run: Run, desc: Descriptor, manifestType: string): 
   const mediaType = gzipLayerType(manifestType);
   const known = await knownAtSink(run, desc.digest, mediaType);
   if (known) return count(run, known, 'present');
-  const blob = await run.dst.putStream(gzipOpener(run.src.blob(desc), run.level));
+  const blob = await run.dst.putStream(gzipOpener(run.src.blob(desc), run.level, run.opts.gzip));
   run.opts.cache?.set(run.dst.cacheKey, desc.digest, blob);
   return count(run, { mediaType, ...blob }, 'compressed');
 }

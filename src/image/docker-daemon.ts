@@ -25,7 +25,7 @@ import type { Digest } from '../model/reference.ts';
 import { type Descriptor, MEDIA, type RawManifest, rawManifest, sha256Digest } from './descriptor.ts';
 import { type ArchiveEntry, pickImage } from './docker-archive.ts';
 import { HashingStream, verifyingStream } from './digest-stream.ts';
-import { ParallelGzip } from './pgzip.ts';
+import { type GzipEngine, ParallelGzip, ZLIB } from './pgzip.ts';
 import type { BlobOpener, ImageSource, KnownLayer } from './source.ts';
 import { chain, DEFAULT_COMPRESSION_LEVEL } from './streams.ts';
 import { eachTarEntry, type ReadEntry } from './tar-read.ts';
@@ -43,6 +43,8 @@ export interface DockerDaemonOptions {
   signal?: AbortSignal;
   /** gzip level for the layers (default 1). */
   level?: number;
+  /** Who compresses the layers (default: Node's zlib). */
+  gzip?: GzipEngine;
   /** Where compressed layers are spooled (default: the OS temp dir). */
   tmpDir?: string;
 }
@@ -70,6 +72,9 @@ export function openDockerDaemonSource(image: string, opts: DockerDaemonOptions)
 class DaemonSource implements ImageSource {
   readonly name: string;
   readonly gzipped = new Map<Digest, Digest>();
+  /** Compressed digest → spool file, filled as each layer is spooled. */
+  readonly #files = new Map<Digest, string>();
+  #ready: ((desc: Descriptor) => void) | undefined;
   #known: KnownLayer | undefined;
   #loaded: Promise<Loaded> | undefined;
   #dir: string | undefined;
@@ -80,6 +85,10 @@ class DaemonSource implements ImageSource {
 
   useKnownLayers(known: KnownLayer): void {
     this.#known = known;
+  }
+
+  onBlobReady(ready: (desc: Descriptor) => void): void {
+    this.#ready = ready;
   }
 
   async manifest(): Promise<RawManifest> {
@@ -104,18 +113,15 @@ class DaemonSource implements ImageSource {
   }
 
   #open(desc: Descriptor): Readable {
-    const loaded = this.#loadedNow();
-    if (desc.digest === loaded.configDesc.digest) return Readable.from([loaded.config]);
-    const file = loaded.files.get(desc.digest);
+    // Layers can be read as soon as they are spooled (onBlobReady), the config once loaded.
+    const loaded = this.#current;
+    if (loaded && desc.digest === loaded.configDesc.digest) return Readable.from([loaded.config]);
+    const file = this.#files.get(desc.digest);
     if (file === undefined) throw new HoistError(`${this.name} has no blob ${desc.digest}`, { code: 'image.not-found', op: 'read docker save' });
     return createReadStream(file, { highWaterMark: 256 * 1024 });
   }
 
   #current: Loaded | undefined;
-  #loadedNow(): Loaded {
-    if (!this.#current) throw new Error('docker-daemon source: blob() before manifest()');
-    return this.#current;
-  }
 
   #load(): Promise<Loaded> {
     // A failed save leaves no spool behind, whether or not the caller closes the source.
@@ -129,7 +135,7 @@ class DaemonSource implements ImageSource {
   async #save(): Promise<Loaded> {
     this.#dir = await mkdtemp(join(this.opts.tmpDir ?? tmpdir(), 'hoist-save-'));
     const known = this.#known ? this.#knownLayers() : Promise.resolve(NONE_KNOWN);
-    const spool = new SaveSpool(this.#dir, this.opts.level ?? DEFAULT_COMPRESSION_LEVEL, known);
+    const spool = new SaveSpool(this.#dir, this.opts.level ?? DEFAULT_COMPRESSION_LEVEL, this.opts.gzip ?? ZLIB, known, (layer) => this.#spooled(layer));
     const input = new PassThrough({ highWaterMark: 1 << 20 });
     const consumed = spool.consume(input);
     // A consumer that fails (disk full, a broken stream) stops the save through the sink's error.
@@ -142,7 +148,14 @@ class DaemonSource implements ImageSource {
     if (r.status === 'fulfilled' && r.value.code !== 0) throw saveFailed(this.image, r.value.stderr, r.value.code);
     if (c.status === 'rejected') throw c.reason;
     if (r.status === 'rejected') throw r.reason;
-    return spool.assemble(this.name, (await known).layers, this.gzipped);
+    return spool.assemble(this.name, (await known).layers, (layer) => this.#spooled(layer, false));
+  }
+
+  /** A layer's compressed blob is complete on disk: readable from now on, and announced. */
+  #spooled(layer: Gzipped, announce = true): void {
+    this.#files.set(layer.blob.digest, layer.file);
+    this.gzipped.set(layer.blob.digest, layer.diffId);
+    if (announce) this.#ready?.(layer.blob);
   }
 
   /** diffID → the compressed blob the destination already holds, for this image's layers. */
@@ -175,8 +188,6 @@ interface Loaded {
   manifest: RawManifest;
   config: Buffer;
   configDesc: Descriptor;
-  /** Compressed digest → spool file. */
-  files: Map<Digest, string>;
 }
 
 function saveFailed(image: string, stderr: string, code: number): HoistError {
@@ -191,7 +202,10 @@ class SaveSpool {
   readonly #links = new Map<string, string>();
   #n = 0;
 
-  constructor(private readonly dir: string, private readonly level: number, private readonly known: Promise<KnownLayers>) {}
+  constructor(
+    private readonly dir: string, private readonly level: number, private readonly gzip: GzipEngine,
+    private readonly known: Promise<KnownLayers>, private readonly spooled: (layer: Gzipped) => void,
+  ) {}
 
   consume(input: Readable): Promise<void> {
     return eachTarEntry(input as AsyncIterable<Buffer>, (e, data) => this.#visit(e, data));
@@ -210,14 +224,17 @@ class SaveSpool {
     const named = DIFF_ID_NAME.exec(e.path);
     const known = await this.known;
     const skip = named ? known.layers.has(`sha256:${named[1]}` as Digest) : known.all;
-    this.#members.set(e.path, skip ? await hashOnly(data) : await this.#gzip(Readable.from(data)));
+    if (skip) return void this.#members.set(e.path, await hashOnly(data));
+    const layer = await this.#gzip(Readable.from(data));
+    this.#members.set(e.path, layer);
+    this.spooled(layer);
   }
 
   async #gzip(data: Readable): Promise<Gzipped> {
     const file = join(this.dir, `layer-${this.#n++}.gz`);
     const raw = new HashingStream();
     const gz = new HashingStream();
-    await pipeline(data, raw, new ParallelGzip(this.level), gz, createWriteStream(file));
+    await pipeline(data, raw, new ParallelGzip(this.level, this.gzip), gz, createWriteStream(file));
     return { kind: 'gzipped', diffId: raw.digest(), blob: { mediaType: MEDIA.dockerLayerGzip, digest: gz.digest(), size: gz.size }, file };
   }
 
@@ -227,7 +244,7 @@ class SaveSpool {
   }
 
   /** manifest.json → config and layers, each layer checked against the config's diff_ids. */
-  async assemble(label: string, known: Map<Digest, Descriptor>, gzipped: Map<Digest, Digest>): Promise<Loaded> {
+  async assemble(label: string, known: Map<Digest, Descriptor>, spooledLate: (layer: Gzipped) => void): Promise<Loaded> {
     const doc = this.#member('manifest.json');
     if (doc?.kind !== 'bytes') throw invalid(label, 'no manifest.json in the docker save stream');
     const entry = pickImage(JSON.parse(doc.bytes.toString('utf8')) as ArchiveEntry[], label);
@@ -235,7 +252,6 @@ class SaveSpool {
     if (cfg?.kind !== 'bytes') throw invalid(label, `config ${entry.Config} missing from the docker save stream`);
     const diffIds = (JSON.parse(cfg.bytes.toString('utf8')) as { rootfs?: { diff_ids?: Digest[] } }).rootfs?.diff_ids ?? [];
     if (diffIds.length !== entry.Layers.length) throw invalid(label, `${entry.Layers.length} layers but ${diffIds.length} diff_ids in the config`);
-    const files = new Map<Digest, string>();
     const layers: Descriptor[] = [];
     for (const [i, path] of entry.Layers.entries()) {
       const want = diffIds[i]!;
@@ -249,13 +265,12 @@ class SaveSpool {
         layers.push(at);
         continue;
       }
-      files.set(m.blob.digest, m.file);
-      gzipped.set(m.blob.digest, m.diffId);
+      if (found.kind === 'bytes') spooledLate(m);
       layers.push(m.blob);
     }
     const configDesc: Descriptor = { mediaType: MEDIA.dockerConfig, digest: sha256Digest(cfg.bytes), size: cfg.bytes.length };
     const manifest = rawManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.dockerManifest, config: configDesc, layers })), MEDIA.dockerManifest);
-    return { manifest, config: cfg.bytes, configDesc, files };
+    return { manifest, config: cfg.bytes, configDesc };
   }
 }
 

@@ -30,6 +30,12 @@ export interface ImageSource {
   readonly gzipped?: ReadonlyMap<Digest, Digest>;
   /** Told before manifest() which layers need no compression: a compressing source skips them. */
   useKnownLayers?(known: KnownLayer): void;
+  /**
+   * Told before manifest() where to hand blobs that are complete before the manifest is: a
+   * source that reads one long stream (`docker save`) announces each compressed layer as soon
+   * as it is spooled, so its upload overlaps the rest of the stream.
+   */
+  onBlobReady?(ready: (desc: Descriptor) => void): void;
   readonly origin?: BlobOrigin;
   /** Where one blob lives, when a source assembles blobs from several places (a native build's base layers). */
   originOf?(desc: Descriptor): BlobOrigin | undefined;

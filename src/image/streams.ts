@@ -3,7 +3,7 @@
 // the libuv threadpool, so layers compressed concurrently use several cores).
 
 import type { Readable, Transform } from 'node:stream';
-import { ParallelGzip } from './pgzip.ts';
+import { type GzipEngine, ParallelGzip } from './pgzip.ts';
 import type { BlobOpener } from './source.ts';
 
 /** input.pipe(transform), with input's errors forwarded to the transform's readers. */
@@ -17,9 +17,9 @@ export function chain(input: Readable, transform: Transform): Readable {
 
 export const DEFAULT_COMPRESSION_LEVEL = 1;
 
-export function gzipOpener(open: BlobOpener, level = DEFAULT_COMPRESSION_LEVEL): BlobOpener {
+export function gzipOpener(open: BlobOpener, level = DEFAULT_COMPRESSION_LEVEL, engine?: GzipEngine): BlobOpener {
   // Parallel gzip members (pgzip.ts): docker save layers compress on every core.
-  return () => chain(open(), new ParallelGzip(level));
+  return () => chain(open(), new ParallelGzip(level, engine));
 }
 
 /** Drains a stream into memory: only for small documents (manifests, configs). */

@@ -9,6 +9,7 @@ import type { Runner } from '../exec/index.ts';
 import { openDockerArchiveSource } from '../image/docker-archive.ts';
 import { openDockerDaemonSource } from '../image/docker-daemon.ts';
 import { openOciLayoutSink, openOciLayoutSource } from '../image/oci-layout.ts';
+import type { GzipEngine } from '../image/pgzip.ts';
 import type { ImageSink, ImageSource } from '../image/source.ts';
 import { parseReference } from '../model/reference.ts';
 import type { RegistryClient, Repository } from './client.ts';
@@ -58,6 +59,9 @@ export interface TransportContext {
   run: Runner;
   env: Readonly<Record<string, string | undefined>>;
   signal?: AbortSignal;
+  /** How a source that compresses (docker-daemon:) does it: gzip level and engine. */
+  compressionLevel?: number;
+  gzip?: GzipEngine;
 }
 
 export async function openSource(spec: TransportSpec, ctx: TransportContext): Promise<ImageSource> {
@@ -65,7 +69,10 @@ export async function openSource(spec: TransportSpec, ctx: TransportContext): Pr
     case 'docker': return registrySource(ctx.client.repository(spec.host, spec.repository), spec.digest ?? spec.tag ?? 'latest', spec.text);
     case 'oci': return openOciLayoutSource(spec.dir, spec.tag);
     case 'docker-archive': return openDockerArchiveSource(spec.file, spec.name ? { name: spec.name } : {});
-    case 'docker-daemon': return openDockerDaemonSource(spec.image, { run: ctx.run, env: ctx.env, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    case 'docker-daemon': return openDockerDaemonSource(spec.image, {
+      run: ctx.run, env: ctx.env, ...(ctx.signal ? { signal: ctx.signal } : {}),
+      ...(ctx.compressionLevel !== undefined ? { level: ctx.compressionLevel } : {}), ...(ctx.gzip ? { gzip: ctx.gzip } : {}),
+    });
   }
 }
 

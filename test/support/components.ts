@@ -232,7 +232,8 @@ export type ComponentName =
   | 'buildah'
   | 'awscli' // AWS CLI v2
   | 'htpasswd' // apache2-utils, for Basic-auth registries
-  | 'busybox'; // static busybox for local base images
+  | 'busybox' // static busybox for local base images
+  | 'igzip'; // ISA-L's compressor (package isal), hoist copy's fast engine
 
 async function probe(cmd: string, args: string[], expect?: RegExp, env: NodeJS.ProcessEnv = cleanEnv()): Promise<string | undefined> {
   try {
@@ -262,6 +263,7 @@ const checks: Record<ComponentName, () => Promise<string | undefined>> = {
   },
   htpasswd: async () => (existsSync('/usr/bin/htpasswd') ? undefined : probe('htpasswd', ['-nbB', 'u', 'p'], /^u:/)),
   busybox: async () => (existsSync('/bin/busybox') ? probe('/bin/busybox', ['true']) : '/bin/busybox not found (package busybox-static)'),
+  igzip: () => probe('igzip', ['--version'], /igzip/),
 };
 
 const cache = new Map<ComponentName, Promise<string | undefined>>();
