@@ -167,10 +167,15 @@ describe('hoist copy docker-daemon: → CNCF registry', { skip: missing }, () =>
       const pulled = await dockerPullRun(`${registry.host}/daemon/busybox:v1`, undefined, ['echo', 'ran']);
       assert.equal(pulled.digest, report.digest);
       assert.equal(pulled.out, 'ran\n');
+      const logFrom = registry.log().length;
       const again = JSON.parse((await hoistOk(['copy', `docker-daemon:${base.tag}`, dst, '--json'], { DOCKER_HOST: 'unix:///var/run/docker.sock' })).stdout) as typeof report & { manifest: string };
       assert.equal(again.digest, report.digest);
       assert.equal(again.stats.compressed, 0, 'digest cache: nothing recompressed');
       assert.equal(again.manifest, 'unchanged');
+      // The HEAD that told hoist not to compress a layer also tells it not to send it.
+      const heads = [...registry.log().slice(logFrom).matchAll(/"HEAD \/v2\/daemon\/busybox\/blobs\/(sha256:[0-9a-f]{64}) /g)].map((m) => m[1]!);
+      assert.ok(heads.length >= 2, `blob HEADs seen in the registry's access log: ${heads.length}`);
+      assert.deepEqual(heads, [...new Set(heads)], 'each blob HEADed once');
     });
   }
 });

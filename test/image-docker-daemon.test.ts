@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 
 import { exec } from '../src/exec/index.ts';
@@ -44,6 +44,37 @@ function oci25Save(dir: string, layerTars: Buffer[], tamper = false): { file: st
   const file = join(dir, 'save.tar');
   writeFileSync(file, tar(entries));
   return { file, diffIds };
+}
+
+/**
+ * A containerd-image-store save (Docker 29's default for new installs): layers gzipped as the
+ * engine holds them, named by their compressed digest, index.json pointing to an index
+ * (elastic/elastic-agent#12676, moby/moby#47065); manifest.json is still there.
+ */
+function containerdSave(dir: string, layerTars: Buffer[], tamper = false): { file: string; diffIds: string[]; blobs: string[] } {
+  const diffIds = layerTars.map(sha);
+  const gz = layerTars.map((t) => gzipSync(t, { level: 6 }));
+  const blobs = gz.map(sha);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds }, config: {} }));
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+    layers: gz.map((g, i) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: blobs[i], size: g.length })),
+  }));
+  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length }] }));
+  const path = (d: string) => `blobs/sha256/${d.slice(7)}`;
+  const entries = [
+    ...gz.map((g, i) => ({ type: 'file' as const, path: path(blobs[i]!), data: tamper && i === 0 ? Buffer.concat([g.subarray(0, 100), Buffer.from([0]), g.subarray(101)]) : g })),
+    { type: 'file' as const, path: path(sha(config)), data: config },
+    { type: 'file' as const, path: path(sha(manifest)), data: manifest },
+    { type: 'file' as const, path: path(sha(index)), data: index },
+    { type: 'file' as const, path: 'index.json', data: JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: sha(index), size: index.length }] }) },
+    { type: 'file' as const, path: 'manifest.json', data: JSON.stringify([{ Config: path(sha(config)), RepoTags: ['x:1'], Layers: blobs.map(path) }]) },
+    { type: 'file' as const, path: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' },
+  ];
+  const file = join(dir, 'save.tar');
+  writeFileSync(file, tar(entries));
+  return { file, diffIds, blobs };
 }
 
 /** A layer tar of about `mb` MiB of text, above the in-memory threshold. */
@@ -133,6 +164,27 @@ describe('docker-daemon: streamed from docker save', () => {
     await assert.rejects(openOciLayoutSource(out, 'v1').then((s) => s.manifest()), 'no image is tagged v1');
     await source.close();
     assert.deepEqual(readdirSync(spool), []);
+  });
+
+  it('containerd image store: gzipped layers go through untouched (same digests), checked against their names and diff_ids', { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hoist-daemon-'));
+    // One layer above the in-memory threshold, one below it (kept in memory, handled at the end).
+    const { file, diffIds, blobs } = containerdSave(dir, [bigLayer('a', 3), tar([{ type: 'file', path: 'small.txt', data: 'small layer\n' }])]);
+    const out = join(dir, 'out');
+    const r = await copyImage(await openDockerDaemonSource('x:1', { run: catRunner(file, diffIds), env: {} }), await openOciLayoutSink(out, 'v1'));
+    assert.equal(r.stats.compressed, 0, 'nothing recompressed');
+    const src = await openOciLayoutSource(out, 'v1');
+    const m = JSON.parse((await src.manifest()).bytes.toString()) as { layers: { digest: string }[] };
+    assert.deepEqual(m.layers.map((l) => l.digest), blobs, 'the registry gets the very blobs the engine holds');
+    for (const [i, l] of m.layers.entries()) assert.equal(sha(gunzipSync(await readAll(src.blob(l as never)(), 64 << 20))), diffIds[i]);
+
+    const bad = containerdSave(mkdtempSync(join(tmpdir(), 'hoist-daemon-')), [bigLayer('a', 3)], true);
+    await assert.rejects(copyImage(await openDockerDaemonSource('x:1', { run: catRunner(bad.file, bad.diffIds), env: {} }), await openOciLayoutSink(join(dir, 'bad'), 'v1')),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'image.archive-invalid', err.message);
+        assert.match(err.message, /blobs\/sha256\/[0-9a-f]{64} is gzip but does not gunzip/);
+        return true;
+      });
   });
 
   it('a layer whose bytes do not match the config diff_ids fails, naming it, and leaves no spool behind', async () => {

@@ -50,6 +50,8 @@ export interface CopyResult {
 interface Run {
   /** Blobs the source announced before its manifest, already on their way (digest → result). */
   early: Map<Digest, Promise<Descriptor>>;
+  /** Blobs a HEAD already found at the sink during this copy: not asked about again. */
+  seen: Set<Digest>;
   src: ImageSource;
   dst: ImageSink;
   limit: Limit;
@@ -60,7 +62,7 @@ interface Run {
 
 export async function copyImage(src: ImageSource, dst: ImageSink, opts: CopyOptions = {}): Promise<CopyResult> {
   const run: Run = {
-    early: new Map(), src, dst, opts, limit: limit(opts.jobs ?? 5), level: opts.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL,
+    early: new Map(), seen: new Set(), src, dst, opts, limit: limit(opts.jobs ?? 5), level: opts.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL,
     stats: { present: 0, uploaded: 0, mounted: 0, compressed: 0, bytes: 0 },
   };
   src.useKnownLayers?.((diffId, mediaType) => knownAtSink(run, diffId, mediaType));
@@ -112,13 +114,13 @@ async function copyManifestBlobs(run: Run, m: RawManifest): Promise<RawManifest>
 
 async function copyBlob(run: Run, desc: Descriptor, manifestType: string): Promise<Descriptor> {
   if (isUncompressedLayer(desc.mediaType)) return compressLayer(run, desc, manifestType);
-  if (await run.dst.hasBlob(desc)) return count(run, desc, 'present');
+  if (run.seen.has(desc.digest) || await run.dst.hasBlob(desc)) return count(run, desc, 'present');
   const open = run.dst.verifiesDigests && run.src.unverifiedBlob ? run.src.unverifiedBlob(desc) : run.src.blob(desc);
   const outcome = await run.dst.putBlob(desc, open, run.src.originOf?.(desc) ?? run.src.origin);
-  const diffId = run.src.gzipped?.get(desc.digest);
-  if (diffId === undefined) return count(run, desc, outcome);
-  run.opts.cache?.set(run.dst.cacheKey, diffId, { digest: desc.digest, size: desc.size });
-  return count(run, desc, 'compressed');
+  const compressed = run.src.gzipped?.get(desc.digest);
+  const diffId = compressed ?? run.src.diffIds?.get(desc.digest);
+  if (diffId !== undefined) run.opts.cache?.set(run.dst.cacheKey, diffId, { digest: desc.digest, size: desc.size });
+  return count(run, desc, compressed === undefined ? outcome : 'compressed');
 }
 
 /** The compressed blob the sink holds for an uncompressed layer, by the digest cache and a HEAD. */
@@ -126,7 +128,9 @@ async function knownAtSink(run: Run, diffId: Digest, mediaType: string): Promise
   const cached = run.opts.cache?.get(run.dst.cacheKey, diffId);
   if (!cached) return undefined;
   const out = { mediaType, digest: cached.digest, size: cached.size };
-  return (await run.dst.hasBlob(out)) ? out : undefined;
+  if (!(await run.dst.hasBlob(out))) return undefined;
+  run.seen.add(out.digest);
+  return out;
 }
 
 /** gzip on the fly; with a cache hit that the sink still holds, nothing is read at all. */

@@ -11,13 +11,19 @@
 // Layers the destination already holds, by the digest cache (§D9), are only hashed: Docker ≥ 25
 // names a layer `blobs/sha256/<diffID>` so the check is per layer; the classic format names it
 // by a v1 ID, so there it applies when every layer of the image is known.
+//
+// The containerd image store (the default for new installs since Docker 29) saves layers as it
+// holds them: gzip already, named by their compressed digest (elastic/elastic-agent#12676,
+// moby/moby#47065). Those go through untouched, their name checked and their diffID computed
+// by a gunzip on the side, so the registry gets the very blobs the engine pulled or built.
 
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import { PassThrough, Readable, Writable } from 'node:stream';
+import { PassThrough, Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 
 import { HoistError } from '../errors.ts';
 import { diskFullError } from '../fs/disk-full.ts';
@@ -54,7 +60,8 @@ const MAX_DOCUMENT = 16 * 1024 * 1024;
 const SMALL = 1024 * 1024;
 
 /** What one member of the save stream became. */
-type Gzipped = { kind: 'gzipped'; diffId: Digest; blob: Descriptor; file: string };
+/** A layer spooled gzipped: compressed here (`recompressed`), or passed through as the engine held it. */
+type Gzipped = { kind: 'gzipped'; diffId: Digest; blob: Descriptor; file: string; recompressed: boolean };
 type Hashed = { kind: 'hashed'; diffId: Digest };
 type Member = { kind: 'bytes'; bytes: Buffer } | Gzipped | Hashed;
 
@@ -72,6 +79,7 @@ export function openDockerDaemonSource(image: string, opts: DockerDaemonOptions)
 class DaemonSource implements ImageSource {
   readonly name: string;
   readonly gzipped = new Map<Digest, Digest>();
+  readonly diffIds = new Map<Digest, Digest>();
   /** Compressed digest → spool file, filled as each layer is spooled. */
   readonly #files = new Map<Digest, string>();
   #ready: ((desc: Descriptor) => void) | undefined;
@@ -154,7 +162,7 @@ class DaemonSource implements ImageSource {
   /** A layer's compressed blob is complete on disk: readable from now on, and announced. */
   #spooled(layer: Gzipped, announce = true): void {
     this.#files.set(layer.blob.digest, layer.file);
-    this.gzipped.set(layer.blob.digest, layer.diffId);
+    (layer.recompressed ? this.gzipped : this.diffIds).set(layer.blob.digest, layer.diffId);
     if (announce) this.#ready?.(layer.blob);
   }
 
@@ -225,9 +233,16 @@ class SaveSpool {
     const known = await this.known;
     const skip = named ? known.layers.has(`sha256:${named[1]}` as Digest) : known.all;
     if (skip) return void this.#members.set(e.path, await hashOnly(data));
-    const layer = await this.#gzip(Readable.from(data));
+    const layer = await this.#layer(data, e.path);
     this.#members.set(e.path, layer);
     this.spooled(layer);
+  }
+
+  /** A layer tar, gzipped here; or, when it arrives gzipped (containerd store), kept as it is. */
+  async #layer(data: AsyncIterable<Buffer>, path: string): Promise<Gzipped> {
+    const [head, rest] = await peek(data, 2);
+    const input = Readable.from(rest);
+    return isGzip(head) ? this.#passThrough(input, path) : this.#gzip(input);
   }
 
   async #gzip(data: Readable): Promise<Gzipped> {
@@ -235,7 +250,24 @@ class SaveSpool {
     const raw = new HashingStream();
     const gz = new HashingStream();
     await pipeline(data, raw, new ParallelGzip(this.level, this.gzip), gz, createWriteStream(file));
-    return { kind: 'gzipped', diffId: raw.digest(), blob: { mediaType: MEDIA.dockerLayerGzip, digest: gz.digest(), size: gz.size }, file };
+    return { kind: 'gzipped', diffId: raw.digest(), blob: { mediaType: MEDIA.dockerLayerGzip, digest: gz.digest(), size: gz.size }, file, recompressed: true };
+  }
+
+  /** Spooled byte for byte; a gunzip on the side yields the diffID the config is checked against. */
+  async #passThrough(data: Readable, path: string): Promise<Gzipped> {
+    const file = join(this.dir, `layer-${this.#n++}.gz`);
+    const gz = new HashingStream();
+    const raw = new HashingStream();
+    const gunzip = createGunzip();
+    const unpacked = pipeline(gunzip, raw, new Writable({ write: (_c, _e, cb) => cb() })).catch((err: Error) => {
+      throw invalid('docker save', `${path} is gzip but does not gunzip (${err.message})`);
+    });
+    unpacked.catch(() => {}); // awaited below, after the spool's pipeline
+    await Promise.all([pipeline(data, gz, tee(gunzip), createWriteStream(file)), unpacked]);
+    const digest = gz.digest();
+    const named = DIFF_ID_NAME.exec(path);
+    if (named && `sha256:${named[1]}` !== digest) throw invalid('docker save', `${path} hashes to ${digest}`);
+    return { kind: 'gzipped', diffId: raw.digest(), blob: { mediaType: MEDIA.dockerLayerGzip, digest, size: gz.size }, file, recompressed: false };
   }
 
   #member(path: string): Member | undefined {
@@ -257,7 +289,7 @@ class SaveSpool {
       const want = diffIds[i]!;
       const found = this.#member(path);
       if (found === undefined) throw invalid(label, `layer ${path} missing from the docker save stream`);
-      const m = found.kind === 'bytes' ? await this.#gzip(Readable.from([found.bytes])) : found;
+      const m = found.kind === 'bytes' ? await this.#layer(Readable.from([found.bytes]), path) : found;
       if (m.diffId !== want) throw invalid(label, `layer ${i + 1} (${path}) hashes to ${m.diffId}, but the config says ${want}`);
       if (m.kind === 'hashed') {
         const at = known.get(want);
@@ -278,6 +310,43 @@ async function collect(data: AsyncIterable<Buffer>, size: number): Promise<Buffe
   const chunks: Buffer[] = [];
   for await (const c of data) chunks.push(Buffer.from(c));
   return Buffer.concat(chunks, size);
+}
+
+/** The first `n` bytes (or fewer, at the end) and the whole stream, the peeked bytes included. */
+async function peek(data: AsyncIterable<Buffer>, n: number): Promise<[Buffer, AsyncIterable<Buffer>]> {
+  const it = data[Symbol.asyncIterator]();
+  const seen: Buffer[] = [];
+  let size = 0;
+  while (size < n) {
+    const r = await it.next();
+    if (r.done) break;
+    seen.push(r.value);
+    size += r.value.length;
+  }
+  async function* whole(): AsyncGenerator<Buffer> {
+    yield* seen;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+  }
+  return [Buffer.concat(seen).subarray(0, n), whole()];
+}
+
+/** RFC 1952 §2.3.1: ID1 ID2. A tar starts with a file name, never with 0x1f 0x8b. */
+function isGzip(head: Buffer): boolean {
+  return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+}
+
+/** Passes chunks on and writes each to `side` too, waiting for it when it is full. */
+function tee(side: Writable): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (side.write(chunk)) cb(null, chunk);
+      else side.once('drain', () => cb(null, chunk));
+    },
+    flush(cb) {
+      side.end();
+      cb();
+    },
+  });
 }
 
 async function hashOnly(data: AsyncIterable<Buffer>): Promise<Hashed> {

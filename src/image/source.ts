@@ -28,6 +28,11 @@ export interface ImageSource {
    * diffID: the copy engine counts them as compressed and remembers them in the digest cache.
    */
   readonly gzipped?: ReadonlyMap<Digest, Digest>;
+  /**
+   * Compressed digest → diffID for layers the source read already compressed and checked (a
+   * containerd-store `docker save`): remembered in the digest cache, counted as uploaded.
+   */
+  readonly diffIds?: ReadonlyMap<Digest, Digest>;
   /** Told before manifest() which layers need no compression: a compressing source skips them. */
   useKnownLayers?(known: KnownLayer): void;
   /**
