@@ -23,7 +23,10 @@ Image names (as skopeo spells them):
   docker://HOST/REPO[:TAG|@DIGEST]  a registry
   oci:DIR[:TAG]                     an OCI image layout (read and write)
   docker-archive:FILE[:NAME:TAG]    a docker save archive (read)
-  docker-daemon:IMAGE               the local Docker engine via docker save (read; DOCKER_HOST)
+  docker-daemon:IMAGE               the local Docker engine via docker save (read; DOCKER_HOST);
+                                    each layer is uploaded as soon as it is compressed, and
+                                    layers the engine keeps gzipped (containerd image store,
+                                    Docker 29's default) go through untouched
 
 Credentials (never printed; prefer the -env forms, argv is visible to other users):
   --src-creds-env VAR    VAR holds USER:PASSWORD for the source registry
