@@ -5,7 +5,7 @@
 // what the engine's CLI is to hoist: a program writing a tar to stdout.
 
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { describe, it } from 'node:test';
 import { exec } from '../src/exec/index.ts';
 import { copyImage } from '../src/image/copy.ts';
 import { DigestCache } from '../src/image/digest-cache.ts';
+import { openDockerArchiveSource } from '../src/image/docker-archive.ts';
 import { openDockerDaemonSource, type SaveRunner } from '../src/image/docker-daemon.ts';
 import { openOciLayoutSink, openOciLayoutSource } from '../src/image/oci-layout.ts';
 import { readAll } from '../src/image/streams.ts';
@@ -185,6 +186,36 @@ describe('docker-daemon: streamed from docker save', () => {
         assert.match(err.message, /blobs\/sha256\/[0-9a-f]{64} is gzip but does not gunzip/);
         return true;
       });
+  });
+
+  it('a zstd layer from a containerd store is refused by name, with the way out', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hoist-daemon-'));
+    const zstd = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), randomBytes(2 << 20)]);
+    const path = `blobs/sha256/${sha(zstd).slice(7)}`;
+    const file = join(dir, 'save.tar');
+    writeFileSync(file, tar([{ type: 'file', path, data: zstd }, { type: 'file', path: 'manifest.json', data: JSON.stringify([{ Config: 'c.json', Layers: [path] }]) }]));
+    await assert.rejects(copyImage(await openDockerDaemonSource('x:1', { run: catRunner(file, []), env: {} }), await openOciLayoutSink(join(dir, 'out'), 'v1')),
+      (err: Error & { code?: string; hint?: string }) => {
+        assert.equal(err.code, 'image.unsupported');
+        assert.match(err.message, /is a zstd-compressed layer/);
+        assert.match(err.hint ?? '', /docker push/);
+        return true;
+      });
+  });
+
+  it('docker-archive: of a containerd-store save copies its gzipped layers untouched', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hoist-archive-'));
+    const { file, diffIds, blobs } = containerdSave(dir, [bigLayer('a', 2), tar([{ type: 'file', path: 'small.txt', data: 'small layer\n' }])]);
+    const out = join(dir, 'out');
+    const r = await copyImage(await openDockerArchiveSource(file), await openOciLayoutSink(out, 'v1'));
+    assert.equal(r.stats.compressed, 0);
+    const src = await openOciLayoutSource(out, 'v1');
+    const m = JSON.parse((await src.manifest()).bytes.toString()) as { layers: { digest: string; mediaType: string }[] };
+    assert.deepEqual(m.layers.map((l) => l.digest), blobs);
+    for (const [i, l] of m.layers.entries()) {
+      assert.equal(l.mediaType, 'application/vnd.docker.image.rootfs.diff.tar.gzip');
+      assert.equal(sha(gunzipSync(await readAll(src.blob(l as never)(), 64 << 20))), diffIds[i]);
+    }
   });
 
   it('a layer whose bytes do not match the config diff_ids fails, naming it, and leaves no spool behind', async () => {

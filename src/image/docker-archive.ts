@@ -2,6 +2,9 @@
 // and the OCI-layout flavour of Docker ≥ 25): manifest.json lists Config and Layers by path.
 // Layers are uncompressed tars whose digests are the config's rootfs.diff_ids; the source
 // describes them as uncompressed so the copy engine gzips them on the way to a registry.
+// A containerd-image-store save (Docker 29's default) holds them gzipped already, named
+// `blobs/sha256/<compressed digest>`: those are described as the gzip blobs they are and
+// copied untouched (their bytes verified against that name).
 
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -61,11 +64,14 @@ export async function openDockerArchiveSource(file: string, opts: DockerArchiveO
     throw new HoistError(`${file}: ${entry.Layers.length} layers but ${diffIds.length} diff_ids in the config`, { code: 'image.archive-invalid', op: 'read docker archive' });
   }
   const locations = new Map<string, TarMember>();
-  const layers: Descriptor[] = entry.Layers.map((path, i) => {
+  const layers: Descriptor[] = await Promise.all(entry.Layers.map(async (path, i) => {
     const m = member(index, path, file);
-    locations.set(diffIds[i]!, m);
-    return { mediaType: DOCKER_LAYER_TAR, digest: diffIds[i] as Digest, size: m.size };
-  });
+    const named = BLOB_NAME.exec(path);
+    const gzipped = named !== null && m.size >= 2 && isGzip(await readMember(file, { ...m, size: 2 }));
+    const digest = (gzipped ? `sha256:${named[1]}` : diffIds[i]) as Digest;
+    locations.set(digest, m);
+    return { mediaType: gzipped ? MEDIA.dockerLayerGzip : DOCKER_LAYER_TAR, digest, size: m.size };
+  }));
   const configDesc: Descriptor = { mediaType: MEDIA.dockerConfig, digest: sha256Digest(configBytes), size: configBytes.length };
   const manifest = rawManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.dockerManifest, config: configDesc, layers })), MEDIA.dockerManifest);
   return {
@@ -80,6 +86,13 @@ export async function openDockerArchiveSource(file: string, opts: DockerArchiveO
     },
     close: async () => opts.onClose?.(),
   };
+}
+
+const BLOB_NAME = /^blobs\/sha256\/([0-9a-f]{64})$/;
+
+/** RFC 1952 §2.3.1: ID1 ID2. A tar starts with a file name, never with 0x1f 0x8b. */
+export function isGzip(head: Buffer): boolean {
+  return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
 }
 
 function bufferStream(bytes: Buffer) {

@@ -29,7 +29,7 @@ import { HoistError } from '../errors.ts';
 import { diskFullError } from '../fs/disk-full.ts';
 import type { Digest } from '../model/reference.ts';
 import { type Descriptor, MEDIA, type RawManifest, rawManifest, sha256Digest } from './descriptor.ts';
-import { type ArchiveEntry, pickImage } from './docker-archive.ts';
+import { type ArchiveEntry, isGzip, pickImage } from './docker-archive.ts';
 import { HashingStream, verifyingStream } from './digest-stream.ts';
 import { type GzipEngine, ParallelGzip, ZLIB } from './pgzip.ts';
 import type { BlobOpener, ImageSource, KnownLayer } from './source.ts';
@@ -240,7 +240,8 @@ class SaveSpool {
 
   /** A layer tar, gzipped here; or, when it arrives gzipped (containerd store), kept as it is. */
   async #layer(data: AsyncIterable<Buffer>, path: string): Promise<Gzipped> {
-    const [head, rest] = await peek(data, 2);
+    const [head, rest] = await peek(data, 4);
+    if (head.equals(ZSTD_MAGIC)) throw zstdLayer(path);
     const input = Readable.from(rest);
     return isGzip(head) ? this.#passThrough(input, path) : this.#gzip(input);
   }
@@ -330,9 +331,14 @@ async function peek(data: AsyncIterable<Buffer>, n: number): Promise<[Buffer, As
   return [Buffer.concat(seen).subarray(0, n), whole()];
 }
 
-/** RFC 1952 §2.3.1: ID1 ID2. A tar starts with a file name, never with 0x1f 0x8b. */
-function isGzip(head: Buffer): boolean {
-  return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+/** RFC 8878 §3.1.1: a zstd frame's magic number, little-endian. */
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+
+function zstdLayer(path: string): HoistError {
+  return new HoistError(`docker save: ${path} is a zstd-compressed layer, which hoist cannot read on Node 20 (no zstd in its zlib)`, {
+    code: 'image.unsupported', op: 'read docker save',
+    hint: 'Push this image with `docker push`, or rebuild or re-pull it with gzip layers.',
+  });
 }
 
 /** Passes chunks on and writes each to `side` too, waiting for it when it is full. */
