@@ -88,7 +88,11 @@ export async function openDockerArchiveSource(file: string, opts: DockerArchiveO
   };
 }
 
-const BLOB_NAME = /^blobs\/sha256\/([0-9a-f]{64})$/;
+/**
+ * A blob of Docker ≥ 25's OCI-flavoured save: named by its diffID when the layer is an
+ * uncompressed tar, by its compressed digest when the containerd store kept it gzipped.
+ */
+export const BLOB_NAME = /^blobs\/sha256\/([0-9a-f]{64})$/;
 
 /** RFC 1952 §2.3.1: ID1 ID2. A tar starts with a file name, never with 0x1f 0x8b. */
 export function isGzip(head: Buffer): boolean {

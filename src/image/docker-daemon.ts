@@ -29,7 +29,7 @@ import { HoistError } from '../errors.ts';
 import { diskFullError } from '../fs/disk-full.ts';
 import type { Digest } from '../model/reference.ts';
 import { type Descriptor, MEDIA, type RawManifest, rawManifest, sha256Digest } from './descriptor.ts';
-import { type ArchiveEntry, isGzip, pickImage } from './docker-archive.ts';
+import { type ArchiveEntry, BLOB_NAME, isGzip, pickImage } from './docker-archive.ts';
 import { HashingStream, verifyingStream } from './digest-stream.ts';
 import { type GzipEngine, ParallelGzip, ZLIB } from './pgzip.ts';
 import type { BlobOpener, ImageSource, KnownLayer } from './source.ts';
@@ -59,13 +59,11 @@ export interface DockerDaemonOptions {
 const MAX_DOCUMENT = 16 * 1024 * 1024;
 const SMALL = 1024 * 1024;
 
-/** What one member of the save stream became. */
 /** A layer spooled gzipped: compressed here (`recompressed`), or passed through as the engine held it. */
 type Gzipped = { kind: 'gzipped'; diffId: Digest; blob: Descriptor; file: string; recompressed: boolean };
 type Hashed = { kind: 'hashed'; diffId: Digest };
+/** What one member of the save stream became. */
 type Member = { kind: 'bytes'; bytes: Buffer } | Gzipped | Hashed;
-
-const DIFF_ID_NAME = /^blobs\/sha256\/([0-9a-f]{64})$/;
 
 function isDocumentName(path: string): boolean {
   return path === 'manifest.json' || path === 'index.json' || path === 'repositories' || path === 'oci-layout'
@@ -229,7 +227,7 @@ class SaveSpool {
       this.#members.set(e.path, { kind: 'bytes', bytes: await collect(data, e.size) });
       return;
     }
-    const named = DIFF_ID_NAME.exec(e.path);
+    const named = BLOB_NAME.exec(e.path);
     const known = await this.known;
     const skip = named ? known.layers.has(`sha256:${named[1]}` as Digest) : known.all;
     if (skip) return void this.#members.set(e.path, await hashOnly(data));
@@ -266,7 +264,7 @@ class SaveSpool {
     unpacked.catch(() => {}); // awaited below, after the spool's pipeline
     await Promise.all([pipeline(data, gz, tee(gunzip), createWriteStream(file)), unpacked]);
     const digest = gz.digest();
-    const named = DIFF_ID_NAME.exec(path);
+    const named = BLOB_NAME.exec(path);
     if (named && `sha256:${named[1]}` !== digest) throw invalid('docker save', `${path} hashes to ${digest}`);
     return { kind: 'gzipped', diffId: raw.digest(), blob: { mediaType: MEDIA.dockerLayerGzip, digest, size: gz.size }, file, recompressed: false };
   }
