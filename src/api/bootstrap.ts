@@ -44,7 +44,7 @@ interface Ctx {
 export async function bootstrap(req: BootstrapRequest): Promise<BootstrapOutcome> {
   const spec = parseInitSpec(req.input);
   await checkAccount(req, spec);
-  const iam = openIam(req.target, req.credentials);
+  const iam = await openIam(req.target, req.credentials);
   const ctx: Ctx = { spec, iam, apply: req.dryRun !== true };
   try {
     const changes = [await provider(ctx)];

@@ -2,15 +2,8 @@
 // (AccessDenied is common: the job's own role usually may not read IAM). Read-only calls only,
 // plus the harmless ECR probes a role can make without changing anything.
 
-import {
-  DescribeRepositoriesCommand, GetAuthorizationTokenCommand,
-} from '@aws-sdk/client-ecr';
-import {
-  GetOpenIDConnectProviderCommand, GetPolicyCommand, GetPolicyVersionCommand, GetRoleCommand, GetRolePolicyCommand,
-  ListAttachedRolePoliciesCommand, ListOpenIDConnectProvidersCommand, ListRolePoliciesCommand, SimulatePrincipalPolicyCommand,
-  type IAMClient,
-} from '@aws-sdk/client-iam';
-import { ecrClient, type AwsCredentials, type AwsTarget } from '../aws/clients.ts';
+import type { IAMClient } from '@aws-sdk/client-iam';
+import { ecrClient, ecrSdk, iamSdk, type AwsCredentials, type AwsTarget } from '../aws/clients.ts';
 import { awsErrorName } from '../aws/errors.ts';
 import { CREATE_ACTION, LOGIN_ACTION, PUSH_ACTIONS, type ActionVerdicts, type OidcProviderFact, type PolicyFile } from '../doctor/index.ts';
 
@@ -27,6 +20,7 @@ export async function fact<T>(fn: () => Promise<T>): Promise<Fact<T>> {
 }
 
 export async function listProviders(iam: IAMClient): Promise<OidcProviderFact[]> {
+  const { GetOpenIDConnectProviderCommand, ListOpenIDConnectProvidersCommand } = await iamSdk();
   const list = await iam.send(new ListOpenIDConnectProvidersCommand({}));
   const out: OidcProviderFact[] = [];
   for (const { Arn } of list.OpenIDConnectProviderList ?? []) {
@@ -44,6 +38,7 @@ export interface RoleFact {
 
 /** undefined when the role does not exist (NoSuchEntity). */
 export async function getRole(iam: IAMClient, name: string): Promise<RoleFact | undefined> {
+  const { GetRoleCommand } = await iamSdk();
   try {
     const out = await iam.send(new GetRoleCommand({ RoleName: name }));
     return { arn: out.Role?.Arn ?? '', trustPolicy: policyText(out.Role?.AssumeRolePolicyDocument ?? '') };
@@ -61,6 +56,7 @@ function policyText(raw: string): string {
 
 /** The role's inline and attached (default version) policy documents. */
 export async function rolePolicies(iam: IAMClient, role: string): Promise<PolicyFile[]> {
+  const { GetPolicyCommand, GetPolicyVersionCommand, GetRolePolicyCommand, ListAttachedRolePoliciesCommand, ListRolePoliciesCommand } = await iamSdk();
   const files: PolicyFile[] = [];
   const inline = await iam.send(new ListRolePoliciesCommand({ RoleName: role }));
   for (const name of inline.PolicyNames ?? []) {
@@ -79,6 +75,7 @@ export async function rolePolicies(iam: IAMClient, role: string): Promise<Policy
 
 /** The IAM policy simulator for the role: GetAuthorizationToken on "*", the rest on the repository ARN. */
 export async function simulate(iam: IAMClient, roleArn: string, repositoryArn: string): Promise<ActionVerdicts> {
+  const { SimulatePrincipalPolicyCommand } = await iamSdk();
   const verdicts: ActionVerdicts = {};
   const run = async (actions: string[], resources?: string[]) => {
     const out = await iam.send(new SimulatePrincipalPolicyCommand({ PolicySourceArn: roleArn, ActionNames: actions, ...(resources ? { ResourceArns: resources } : {}) }));
@@ -98,7 +95,8 @@ export async function simulate(iam: IAMClient, roleArn: string, repositoryArn: s
  * DescribeRepositories. The write actions (uploads, PutImage, CreateRepository) stay unknown.
  */
 export async function probe(target: AwsTarget, creds: AwsCredentials, repository: string): Promise<ActionVerdicts> {
-  const ecr = ecrClient(target, creds);
+  const { DescribeRepositoriesCommand, GetAuthorizationTokenCommand } = await ecrSdk();
+  const ecr = await ecrClient(target, creds);
   const verdict = async (fn: () => Promise<unknown>) => {
     try {
       await fn();
@@ -121,7 +119,8 @@ export async function probe(target: AwsTarget, creds: AwsCredentials, repository
 
 /** undefined when the repository does not exist. */
 export async function describeRepository(target: AwsTarget, creds: AwsCredentials, name: string): Promise<{ uri: string } | undefined> {
-  const ecr = ecrClient(target, creds);
+  const { DescribeRepositoriesCommand } = await ecrSdk();
+  const ecr = await ecrClient(target, creds);
   try {
     const out = await ecr.send(new DescribeRepositoriesCommand({ repositoryNames: [name] }));
     return { uri: out.repositories?.[0]?.repositoryUri ?? name };

@@ -3,7 +3,7 @@
 // usual AWS variables when given; otherwise with the assumed role's, and when those may not
 // read IAM the check says so and falls back to what STS itself answered.
 
-import { IAMClient } from '@aws-sdk/client-iam';
+import type { IAMClient } from '@aws-sdk/client-iam';
 import { iamClient, type AwsCredentials, type AwsTarget } from '../aws/clients.ts';
 import { getRegistryLogin } from '../aws/ecr.ts';
 import { awsErrorName } from '../aws/errors.ts';
@@ -51,7 +51,7 @@ export async function doctor(input: DoctorInput): Promise<Check[]> {
   const f = lenient(input, config);
   const checks: Check[] = [checkConfig(problems.filter((p) => !isTokenProblem(p)), settingsShown(f, config?.sources ?? {}))];
   const tokenText = input.token?.text ?? (config ? (await readIdToken(config.idToken).catch(() => undefined))?.reveal() : undefined);
-  const iam = f.admin ? iamClient(f.target, f.admin) : undefined;
+  const iam = f.admin ? await iamClient(f.target, f.admin) : undefined;
   const providers = iam ? await fact(() => listProviders(iam)) : undefined;
   const issuerHost = hostOf(tokenText);
   const provider = providers?.ok && issuerHost ? providers.value.find((p) => p.url.toLowerCase() === issuerHost.toLowerCase()) : undefined;

@@ -1,14 +1,11 @@
 // ECR API calls of the seed's job: the registry login (GetAuthorizationToken) and
 // "describe-repositories || create-repository", done so that concurrent jobs cannot race.
 
-import {
-  BatchGetImageCommand, CreateRepositoryCommand, DescribeRepositoriesCommand, GetAuthorizationTokenCommand,
-  type ImageTagMutability, type Repository,
-} from '@aws-sdk/client-ecr';
+import type { ECRClient, ImageTagMutability, Repository } from '@aws-sdk/client-ecr';
 import { HoistError } from '../errors.ts';
 import { DEFAULT_RETRY, withRetry } from '../http/retry.ts';
 import { Secret } from '../model/secret.ts';
-import { ecrClient, endpointHost, type AwsCredentials, type AwsTarget } from './clients.ts';
+import { ecrClient, ecrSdk, endpointHost, type AwsCredentials, type AwsTarget } from './clients.ts';
 import { awsErrorName, isTransient, wrapAwsError } from './errors.ts';
 
 /**
@@ -32,7 +29,8 @@ export interface RegistryLogin {
 }
 
 export async function getRegistryLogin(target: AwsTarget, credentials: AwsCredentials): Promise<RegistryLogin> {
-  const client = ecrClient(target, credentials);
+  const { GetAuthorizationTokenCommand } = await ecrSdk();
+  const client = await ecrClient(target, credentials);
   try {
     const out = await retried(() => client.send(new GetAuthorizationTokenCommand({})));
     const data = out.authorizationData?.[0];
@@ -74,7 +72,7 @@ export async function ensureRepository(
   target: AwsTarget, credentials: AwsCredentials, name: string,
   opts: { create: boolean; settings?: RepositorySettings },
 ): Promise<EnsuredRepository> {
-  const client = ecrClient(target, credentials);
+  const client = await ecrClient(target, credentials);
   const at = endpointHost(target, 'api.ecr');
   try {
     const found = await describe(client, name, at);
@@ -92,7 +90,8 @@ export async function ensureRepository(
   }
 }
 
-async function describe(client: ReturnType<typeof ecrClient>, name: string, at: string): Promise<Repository | undefined> {
+async function describe(client: ECRClient, name: string, at: string): Promise<Repository | undefined> {
+  const { DescribeRepositoriesCommand } = await ecrSdk();
   try {
     const out = await retried(() => client.send(new DescribeRepositoriesCommand({ repositoryNames: [name] })));
     return out.repositories?.[0];
@@ -104,8 +103,9 @@ async function describe(client: ReturnType<typeof ecrClient>, name: string, at: 
 }
 
 async function create(
-  client: ReturnType<typeof ecrClient>, name: string, s: RepositorySettings, at: string,
+  client: ECRClient, name: string, s: RepositorySettings, at: string,
 ): Promise<{ repository: Repository; created: boolean }> {
+  const { CreateRepositoryCommand } = await ecrSdk();
   try {
     const out = await retried(() => client.send(new CreateRepositoryCommand({
       repositoryName: name,
@@ -147,7 +147,8 @@ export interface TaggedImage {
 export async function imageForTag(
   target: AwsTarget, credentials: AwsCredentials, repository: string, tag: string,
 ): Promise<TaggedImage | undefined> {
-  const client = ecrClient(target, credentials);
+  const { BatchGetImageCommand } = await ecrSdk();
+  const client = await ecrClient(target, credentials);
   try {
     const out = await retried(() => client.send(new BatchGetImageCommand({
       repositoryName: repository,

@@ -1,12 +1,7 @@
 // The IAM calls `hoist bootstrap` needs, with AWS's "not found" turned into undefined and
 // every other failure into a HoistError naming the call and the permission it needs.
 
-import {
-  AddClientIDToOpenIDConnectProviderCommand, CreateOpenIDConnectProviderCommand, CreateRoleCommand,
-  GetOpenIDConnectProviderCommand, GetRoleCommand, GetRolePolicyCommand, PutRolePolicyCommand,
-  UpdateAssumeRolePolicyCommand, type IAMClient,
-} from '@aws-sdk/client-iam';
-import { iamClient, type AwsCredentials, type AwsTarget } from './clients.ts';
+import { iamClient, iamSdk, type AwsCredentials, type AwsTarget } from './clients.ts';
 import { awsErrorName, wrapAwsError } from './errors.ts';
 
 export interface OidcProviderInfo {
@@ -48,8 +43,13 @@ async function call<T>(op: string, hint: string, fn: () => Promise<T>, notFound?
 
 const needs = (action: string) => `The credentials need iam:${action} (hoist bootstrap runs with an administrator's credentials).`;
 
-export function openIam(target: AwsTarget, credentials: AwsCredentials): Iam {
-  const c: IAMClient = iamClient(target, credentials);
+export async function openIam(target: AwsTarget, credentials: AwsCredentials): Promise<Iam> {
+  const {
+    AddClientIDToOpenIDConnectProviderCommand, CreateOpenIDConnectProviderCommand, CreateRoleCommand,
+    GetOpenIDConnectProviderCommand, GetRoleCommand, GetRolePolicyCommand, PutRolePolicyCommand,
+    UpdateAssumeRolePolicyCommand,
+  } = await iamSdk();
+  const c = await iamClient(target, credentials);
   return {
     getOidcProvider: (arn) => call('GetOpenIDConnectProvider', needs('GetOpenIDConnectProvider'), async () => {
       const out = await c.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }));

@@ -1,9 +1,8 @@
 // The OIDC → STS exchange (seed step 1): AssumeRoleWithWebIdentity with the job's ID token.
 
-import { AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { HoistError } from '../errors.ts';
 import { withRetry, DEFAULT_RETRY } from '../http/retry.ts';
-import { anonymousSts, stsClient, type AwsCredentials, type AwsTarget } from './clients.ts';
+import { anonymousSts, stsClient, stsSdk, type AwsCredentials, type AwsTarget } from './clients.ts';
 import { awsErrorName, isTransient, wrapAwsError } from './errors.ts';
 
 export interface WebIdentityRequest {
@@ -23,7 +22,8 @@ export async function assumeRoleWithWebIdentity(
   req: WebIdentityRequest,
   retry: Partial<typeof DEFAULT_RETRY> & { sleep?: (ms: number) => Promise<void> } = {},
 ): Promise<AssumedRole> {
-  const client = anonymousSts(target);
+  const { AssumeRoleWithWebIdentityCommand } = await stsSdk();
+  const client = await anonymousSts(target);
   const cmd = new AssumeRoleWithWebIdentityCommand({
     RoleArn: req.roleArn,
     RoleSessionName: req.sessionName,
@@ -66,7 +66,8 @@ export interface CallerIdentity {
 }
 
 export async function getCallerIdentity(target: AwsTarget, credentials: AwsCredentials): Promise<CallerIdentity> {
-  const client = stsClient(target, credentials);
+  const { GetCallerIdentityCommand } = await stsSdk();
+  const client = await stsClient(target, credentials);
   try {
     const out = await client.send(new GetCallerIdentityCommand({}));
     return { account: out.Account ?? '', arn: out.Arn ?? '', userId: out.UserId ?? '' };
