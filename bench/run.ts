@@ -152,10 +152,10 @@ async function fromDaemon(img: BenchImage): Promise<void> {
     await run('rm', ['-f', join(WORK, 'save.tar')]);
     return t;
   }));
-  cpuReport();
   // The engine's classic store exports every layer to its own temp dir before the first byte:
-  // nothing downstream can start earlier.
-  await measure(s, '(context) docker save, first byte', () => firstByte('docker', ['save', 'hoist-bench:1']));
+  // nothing downstream can start earlier. Its CPU until then is what no tool can overlap.
+  await measure(s, '(context) docker save, first byte', withCpu(s, 'docker save until its first byte', () => firstByte('docker', ['save', 'hoist-bench:1'])));
+  cpuReport();
   const docker = rows.find((r) => r.tool === 'docker push')?.stat;
   goal(s, 'hoist at least 1.5x faster than skopeo', skopeo.min / hoist.min, (r) => r >= 1.5);
   if (docker) goal(s, 'hoist at least 2x faster than docker push', docker.min / hoist.min, (r) => r >= 2);
@@ -246,10 +246,17 @@ function reading(): string[] {
     const skopeo = min('skopeo copy docker-daemon:') ?? 0;
     const zlib = min('hoist copy docker-daemon: (zlib)');
     const cpu = (tool: string) => min(`(CPU-s, whole machine) ${tool}`) ?? 0;
-    const extra = cpu('hoist copy docker-daemon:') - cpu('docker save alone');
-    const left = skopeo / 1.5 - ttfb;
+    // What a hoist run costs the machine once bytes flow (engine, docker CLI, igzip, Node and the
+    // registry together), and so the soonest it could end with both cores busy all the time.
+    const after = cpu('hoist copy docker-daemon:') - cpu('docker save until its first byte');
+    const soonest = ttfb + after / 2;
+    const dockerPush = min('docker push');
     out.push(`- From the engine, nothing arrives for ${ttfb.toFixed(1)} s: the classic image store exports every layer to a temp dir before \`docker save\` writes its first byte (${save.toFixed(1)} s and ${cpu('docker save alone').toFixed(1)} CPU-s for the whole save to a file). hoist streams the save into parallel gzip (igzip, ISA-L, one process per 32 MiB block; Node's zlib when igzip is missing: ${zlib?.toFixed(1) ?? '?'} s) and uploads each layer as soon as it is compressed, so its ${fromEngine.toFixed(1)} s are that wait plus ${(fromEngine - ttfb).toFixed(1)} s of compressing ~1.45 GB of layer tars and uploading ~0.56 GB, on the same 2 cores as the engine and the registry.`);
-    out.push(`- Why 1.5x over skopeo (${skopeo.toFixed(1)} s) is out of reach here: it would leave hoist ${left.toFixed(1)} s after the first byte, ${(2 * left).toFixed(1)} CPU-s of both cores, while a hoist run costs the machine ${extra.toFixed(1)} CPU-s beyond the engine's own save (${cpu('hoist copy docker-daemon:').toFixed(1)} against ${cpu('docker save alone').toFixed(1)}: igzip ~3, the registry hashing and writing what it receives ~2, hashing both ways and moving bytes in Node, the kernel's writeback) and the engine still streams during that time. skopeo's run costs ${cpu('skopeo copy docker-daemon:').toFixed(1)} CPU-s. On a runner where the registry is remote (ECR), its share leaves the machine.`);
+    const window = fromEngine - ttfb;
+    const need = (target: number, what: string): string => target <= soonest
+      ? `${what} needs ${target.toFixed(1)} s, before that soonest end: out of reach at what a run costs today`
+      : `${what} needs ${target.toFixed(1)} s: both cores ${Math.min(100, (100 * after) / (2 * (target - ttfb))).toFixed(0)} % busy from the first byte on`;
+    out.push(`- What bounds both engine goals: until its first byte the save costs ${cpu('docker save until its first byte').toFixed(1)} CPU-s on about one core, and nothing of the image exists outside the engine before it. A whole hoist run costs the machine ${cpu('hoist copy docker-daemon:').toFixed(1)} CPU-s (skopeo's ${cpu('skopeo copy docker-daemon:').toFixed(1)}), so ${after.toFixed(1)} CPU-s are spent after the first byte by the engine, igzip, Node and the registry together (hoist reads the engine's socket itself, so no docker CLI copies the stream). With both cores busy every moment a run could end at ${soonest.toFixed(1)} s; this one kept them ${((100 * after) / (2 * window)).toFixed(0)} % busy after the first byte and ended at ${fromEngine.toFixed(1)} s. ${need(skopeo / 1.5, '1.5x over skopeo')}${dockerPush ? `; ${need(dockerPush / 2, '2x over docker push')}` : ''}. On a runner whose registry is remote (ECR), the registry's share (~2 CPU-s) leaves the machine.`);
   }
   const floor = min('curl floor (5 parallel PUTs)');
   const oci = min('hoist copy oci:');

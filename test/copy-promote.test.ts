@@ -2,7 +2,8 @@
 // the sandbox's ECR registry (request log from `hoist sandbox --log`) and the real CNCF
 // registry, checked with independent clients: skopeo inspect, docker pull + docker run.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -150,16 +151,31 @@ describe('hoist copy / promote against the sandbox ECR registry', { skip: missin
   });
 });
 
+/** A PATH with igzip and nothing else (no docker CLI). */
+function onlyIgzip(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'hoist-path-'));
+  symlinkSync(execFileSync('sh', ['-c', 'command -v igzip'], { encoding: 'utf8' }).trim(), join(dir, 'igzip'));
+  return dir;
+}
+
 describe('hoist copy docker-daemon: → CNCF registry', { skip: missing }, () => {
-  // Both engines a user can get: igzip (the default when installed) and Node's zlib.
-  for (const compressor of ['igzip', 'zlib'] as const) {
-    it(`gzips docker save layers on the fly (${compressor}); skopeo and docker see the digest; a re-copy recompresses nothing`, async (t) => {
-      if (compressor === 'igzip' && await skipUnless(t, 'igzip')) return;
+  // Both compressors a user can get: igzip (the default when installed) and Node's zlib; and
+  // both ways to the engine: its unix socket read directly (engine-socket.ts), and the docker
+  // CLI, which hoist leaves tcp:// engines (and contexts, TLS, ssh://) to.
+  const cases = [
+    { compressor: 'igzip', via: 'unix', host: 'unix:///var/run/docker.sock' },
+    { compressor: 'zlib', via: 'tcp', host: 'tcp://127.0.0.1:2375' },
+  ] as const;
+  for (const { compressor, via, host } of cases) {
+    it(`gzips docker save layers on the fly (${compressor}, ${via === 'unix' ? 'engine socket' : 'docker CLI over tcp'}); skopeo and docker see the digest; a re-copy recompresses nothing`, async (t) => {
+      if (await skipUnless(t, ...(compressor === 'igzip' ? ['igzip' as const] : []), ...(via === 'tcp' ? ['docker-tcp' as const] : []))) return;
       const registry = await startCncfRegistry({ auth: 'none' });
       after(() => registry.stop());
       const base = await ensureDockerBaseImage();
       const dst = `docker://${registry.host}/daemon/busybox:v1`;
-      const r = await hoistOk(['copy', `docker-daemon:${base.tag}`, dst, '--json', '--compressor', compressor], { DOCKER_HOST: 'unix:///var/run/docker.sock' });
+      // Over the socket hoist needs no docker CLI: its PATH here holds igzip and nothing else.
+      const path: Record<string, string> = via === 'unix' ? { PATH: onlyIgzip() } : {};
+      const r = await hoistOk(['copy', `docker-daemon:${base.tag}`, dst, '--json', '--compressor', compressor], { DOCKER_HOST: host, ...path });
       const report = JSON.parse(r.stdout) as { digest: string; compressor: string; stats: { compressed: number; present: number } };
       assert.ok(report.stats.compressed >= 1);
       assert.equal(report.compressor, compressor);
@@ -168,7 +184,7 @@ describe('hoist copy docker-daemon: → CNCF registry', { skip: missing }, () =>
       assert.equal(pulled.digest, report.digest);
       assert.equal(pulled.out, 'ran\n');
       const logFrom = registry.log().length;
-      const again = JSON.parse((await hoistOk(['copy', `docker-daemon:${base.tag}`, dst, '--json'], { DOCKER_HOST: 'unix:///var/run/docker.sock' })).stdout) as typeof report & { manifest: string };
+      const again = JSON.parse((await hoistOk(['copy', `docker-daemon:${base.tag}`, dst, '--json'], { DOCKER_HOST: host, ...path })).stdout) as typeof report & { manifest: string };
       assert.equal(again.digest, report.digest);
       assert.equal(again.stats.compressed, 0, 'digest cache: nothing recompressed');
       assert.equal(again.manifest, 'unchanged');

@@ -31,6 +31,7 @@ import type { Digest } from '../model/reference.ts';
 import { type Descriptor, MEDIA, type RawManifest, rawManifest, sha256Digest } from './descriptor.ts';
 import { type ArchiveEntry, BLOB_NAME, isGzip, pickImage } from './docker-archive.ts';
 import { HashingStream, verifyingStream } from './digest-stream.ts';
+import { inspectLayersFromSocket, saveFromSocket } from './engine-socket.ts';
 import { type GzipEngine, ParallelGzip, ZLIB } from './pgzip.ts';
 import type { BlobOpener, ImageSource, KnownLayer } from './source.ts';
 import { chain, DEFAULT_COMPRESSION_LEVEL } from './streams.ts';
@@ -53,7 +54,14 @@ export interface DockerDaemonOptions {
   gzip?: GzipEngine;
   /** Where compressed layers are spooled (default: the OS temp dir). */
   tmpDir?: string;
+  /**
+   * The engine's unix socket, when it is where the docker CLI would go too (engineSocket()):
+   * the save and the layer list are then read from it directly, without the CLI.
+   */
+  socket?: string;
 }
+
+const SAVE_TIMEOUT_MS = 60 * 60_000;
 
 /** Members kept in memory: manifest.json, configs, VERSION files. Layers go through gzip. */
 const MAX_DOCUMENT = 16 * 1024 * 1024;
@@ -141,18 +149,21 @@ class DaemonSource implements ImageSource {
   async #save(): Promise<Loaded> {
     this.#dir = await mkdtemp(join(this.opts.tmpDir ?? tmpdir(), 'hoist-save-'));
     const known = this.#known ? this.#knownLayers() : Promise.resolve(NONE_KNOWN);
+    // Awaited when the first layer arrives and again at the end; a save that fails first (no
+    // such image) reports its own error, and this one must not crash the process unhandled.
+    known.catch(() => {});
     const spool = new SaveSpool(this.#dir, this.opts.level ?? DEFAULT_COMPRESSION_LEVEL, this.opts.gzip ?? ZLIB, known, (layer) => this.#spooled(layer));
     const input = new PassThrough({ highWaterMark: 1 << 20 });
     const consumed = spool.consume(input);
     // A consumer that fails (disk full, a broken stream) stops the save through the sink's error.
     consumed.catch((err: unknown) => input.destroy(err instanceof Error ? err : new Error(String(err))));
-    const saved = this.opts.run({
-      program: 'docker', args: ['save', this.image], env: this.opts.env, timeoutMs: 60 * 60_000, op: 'docker save', stdout: input,
-      ...(this.opts.signal ? { signal: this.opts.signal } : {}),
-    });
+    const signal = this.opts.signal ? { signal: this.opts.signal } : {};
+    const saved = this.opts.socket
+      ? saveFromSocket({ socket: this.opts.socket, image: this.image, stdout: input, timeoutMs: SAVE_TIMEOUT_MS, ...signal })
+      : this.opts.run({ program: 'docker', args: ['save', this.image], env: this.opts.env, timeoutMs: SAVE_TIMEOUT_MS, op: 'docker save', stdout: input, ...signal });
     const [r, c] = await Promise.allSettled([saved, consumed]);
     if (r.status === 'fulfilled' && r.value.code !== 0) throw saveFailed(this.image, r.value.stderr, r.value.code);
-    if (c.status === 'rejected') throw c.reason;
+    if (c.status === 'rejected') throw brokenStream(this.name, c.reason);
     if (r.status === 'rejected') throw r.reason;
     return spool.assemble(this.name, (await known).layers, (layer) => this.#spooled(layer, false));
   }
@@ -166,10 +177,12 @@ class DaemonSource implements ImageSource {
 
   /** diffID → the compressed blob the destination already holds, for this image's layers. */
   async #knownLayers(): Promise<KnownLayers> {
-    const r = await this.opts.run({
-      program: 'docker', args: ['image', 'inspect', '--format', '{{json .RootFS.Layers}}', this.image], env: this.opts.env,
-      op: 'docker image inspect', ...(this.opts.signal ? { signal: this.opts.signal } : {}),
-    });
+    const r = this.opts.socket
+      ? await inspectLayersFromSocket(this.opts.socket, this.image)
+      : await this.opts.run({
+        program: 'docker', args: ['image', 'inspect', '--format', '{{json .RootFS.Layers}}', this.image], env: this.opts.env,
+        op: 'docker image inspect', ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+      });
     if (r.code !== 0) throw saveFailed(this.image, r.stderr, r.code);
     const diffIds = (JSON.parse(r.stdout) as Digest[] | null) ?? [];
     const layers = new Map<Digest, Descriptor>();
@@ -197,9 +210,19 @@ interface Loaded {
 }
 
 function saveFailed(image: string, stderr: string, code: number): HoistError {
-  return new HoistError(`docker save ${image} failed: ${stderr.trim().split('\n').pop() || `exit ${code}`}`, {
-    code: 'image.daemon-failed', op: 'docker save', hint: 'Check that the image exists (docker image ls) and DOCKER_HOST reaches the engine.',
-  });
+  const said = stderr.trim().split('\n').pop() || `exit ${code}`;
+  return new HoistError(`docker save ${image} failed: ${said}`, { code: 'image.daemon-failed', op: 'docker save', hint: daemonHint(said) });
+}
+
+/** What to do, by what the engine (or the way to it) said; the wording is the docker CLI's. */
+function daemonHint(said: string): string {
+  if (/^Cannot connect to the Docker daemon/.test(said)) {
+    return 'Start the Docker engine, or point DOCKER_HOST at the one that holds the image (docker-daemon: reads unix:///var/run/docker.sock unless DOCKER_HOST says otherwise).';
+  }
+  if (/permission denied while trying to connect/.test(said)) {
+    return 'Run the job as a user in the docker group, or point DOCKER_HOST at an engine socket this user may open.';
+  }
+  return 'Check that the image exists (docker image ls) and DOCKER_HOST reaches the engine.';
 }
 
 /** Reads one `docker save` tar stream: documents into memory, layers gzipped into `dir`. */
@@ -357,6 +380,15 @@ async function hashOnly(data: AsyncIterable<Buffer>): Promise<Hashed> {
   const h = new HashingStream();
   await pipeline(Readable.from(data), h, new Writable({ write: (_c, _e, cb) => cb() }));
   return { kind: 'hashed', diffId: h.digest() };
+}
+
+/**
+ * The tar reader's own failures (a stream that ends inside an entry) as hoist's error; errors
+ * that already say what happened (hoist's, and errno ones such as a full disk) pass unchanged.
+ */
+function brokenStream(label: string, err: unknown): unknown {
+  if (err instanceof HoistError || (err as NodeJS.ErrnoException)?.code !== undefined || !(err instanceof Error)) return err;
+  return invalid(label, `the docker save stream broke off (${err.message})`);
 }
 
 function invalid(label: string, why: string): HoistError {

@@ -23,10 +23,13 @@ Image names (as skopeo spells them):
   docker://HOST/REPO[:TAG|@DIGEST]  a registry
   oci:DIR[:TAG]                     an OCI image layout (read and write)
   docker-archive:FILE[:NAME:TAG]    a docker save archive (read)
-  docker-daemon:IMAGE               the local Docker engine via docker save (read; DOCKER_HOST);
-                                    each layer is uploaded as soon as it is compressed, and
-                                    layers the engine keeps gzipped (containerd image store,
-                                    Docker 29's default) go through untouched
+  docker-daemon:IMAGE               a Docker engine's image, as docker save exports it (read):
+                                    from the engine's unix socket directly (DOCKER_HOST unset or
+                                    unix://; no docker CLI needed), else through the docker CLI
+                                    (tcp://, ssh://, contexts); each layer is uploaded as soon as
+                                    it is compressed, and layers the engine keeps gzipped
+                                    (containerd image store, Docker 29's default) go through
+                                    untouched
 
 Credentials (never printed; prefer the -env forms, argv is visible to other users):
   --src-creds-env VAR    VAR holds USER:PASSWORD for the source registry

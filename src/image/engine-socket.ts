@@ -1,0 +1,183 @@
+// `docker save` straight from the engine's unix socket, when the docker CLI would only have
+// copied the bytes there itself.
+//
+// Why: the CLI is one more process moving the whole save (1.45 GB on the bench image) from the
+// socket to a pipe: ~1 CPU-s on the same cores that compress and upload (BENCHMARKS.md). The
+// request is the Engine API's `GET /images/get?names=IMAGE` (Docker Engine API, "Export
+// several images") sent as HTTP/1.0, so the daemon's Go server answers without chunked
+// framing and ends the body by closing the connection (RFC 9112 §6.3, item 8): the bytes after
+// the head are the tar, as is. A cut-off body cannot pass for a whole one: the tar reader wants
+// its end-of-archive blocks and manifest.json, and fails without them.
+//
+// Only where the CLI would reach the same engine the same way: DOCKER_HOST unset or unix://,
+// no DOCKER_CONTEXT, and no other current context in the CLI's config.json. Everything else
+// (tcp://, ssh://, TLS, contexts) stays with the docker CLI, which knows them all.
+
+import { readFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+
+import { HoistError } from '../errors.ts';
+import { readAll } from './streams.ts';
+
+/** The unix socket a plain `docker` would use here, or undefined when hoist should leave it to the CLI. */
+export async function engineSocket(env: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
+  const host = env.DOCKER_HOST;
+  if (host !== undefined && host !== '' && !host.startsWith('unix://')) return undefined;
+  if (env.DOCKER_CONTEXT !== undefined && env.DOCKER_CONTEXT !== '' && env.DOCKER_CONTEXT !== 'default') return undefined;
+  // DOCKER_HOST wins over a context (docker context use: "DOCKER_HOST ... overrides"); without
+  // it, a current context other than "default" points the CLI elsewhere.
+  if (!host && (await currentContext(env)) !== 'default') return undefined;
+  return host ? host.slice('unix://'.length) : '/var/run/docker.sock';
+}
+
+async function currentContext(env: Readonly<Record<string, string | undefined>>): Promise<string> {
+  const dir = env.DOCKER_CONFIG || (env.HOME ? join(env.HOME, '.docker') : undefined);
+  if (!dir) return 'default';
+  let text: string;
+  try {
+    text = await readFile(join(dir, 'config.json'), 'utf8');
+  } catch {
+    return 'default';
+  }
+  try {
+    const ctx = (JSON.parse(text) as { currentContext?: unknown }).currentContext;
+    return typeof ctx === 'string' && ctx !== '' ? ctx : 'default';
+  } catch {
+    return 'unreadable'; // the CLI will say what is wrong with its own file
+  }
+}
+
+/** Longest response head, error body or JSON document read into memory. */
+const MAX_DOC = 4 * 1024 * 1024;
+
+interface EngineAnswer {
+  status: number;
+  /** The body: the socket itself, paused, with the bytes read past the head put back. */
+  body: Socket;
+}
+
+/**
+ * One `GET` to the engine over its socket, as HTTP/1.0: resolves at the response head. Rejects
+ * with the CLI's own wording when nothing answers, so hints keyed on it (and users who know it)
+ * still apply.
+ */
+function engineGet(socket: string, path: string): Promise<EngineAnswer> {
+  const at = `unix://${socket}`;
+  return new Promise((resolve, reject) => {
+    const sock = connect({ path: socket });
+    sock.once('connect', () => sock.write(`GET ${path} HTTP/1.0\r\nHost: docker\r\nUser-Agent: hoist\r\n\r\n`));
+    const failed = (err: NodeJS.ErrnoException): void => reject(new Error(err.code === 'EACCES'
+      ? `permission denied while trying to connect to the Docker daemon socket at ${at}`
+      : `Cannot connect to the Docker daemon at ${at}. Is the docker daemon running? (${err.code ?? err.message})`));
+    sock.once('error', failed);
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (head.length > MAX_DOC) {
+          reject(new Error(`the engine at ${at} sent no HTTP response head`));
+          sock.destroy();
+        }
+        return;
+      }
+      sock.off('data', onData);
+      sock.off('error', failed);
+      sock.off('end', early);
+      sock.pause();
+      const rest = head.subarray(end + 4);
+      if (rest.length > 0) sock.unshift(rest);
+      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(head.toString('latin1', 0, Math.min(end, 64)))?.[1] ?? 0), body: sock });
+    };
+    const early = (): void => reject(new Error(`the engine at ${at} closed the connection without an answer`));
+    sock.on('data', onData);
+    sock.once('end', early);
+  });
+}
+
+/** A whole (small) body: an error's JSON, or a document. */
+async function readBody(body: Socket): Promise<string> {
+  return (await readAll(body, MAX_DOC)).toString('utf8');
+}
+
+/** {"message": "..."} from the engine, worded as the CLI words it. */
+function engineMessage(status: number, text: string): string {
+  let message = text.trim();
+  try {
+    message = String((JSON.parse(text) as { message?: unknown }).message ?? message);
+  } catch { /* not JSON: shown as it came */ }
+  return `Error response from daemon: ${message || `HTTP ${status}`}`;
+}
+
+/** The result shape of the CLI runner, so both paths end in the same checks. */
+export interface EngineResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `docker image inspect --format '{{json .RootFS.Layers}}'`, read from the engine: the image's diffIDs as JSON. */
+export async function inspectLayersFromSocket(socket: string, image: string): Promise<EngineResult> {
+  try {
+    const { status, body } = await engineGet(socket, `/images/${encodeURIComponent(image)}/json`);
+    const text = await readBody(body);
+    if (status !== 200) return { code: 1, stdout: '', stderr: engineMessage(status, text) };
+    return { code: 0, stdout: JSON.stringify((JSON.parse(text) as { RootFS?: { Layers?: unknown } }).RootFS?.Layers ?? null), stderr: '' };
+  } catch (err) {
+    return { code: 1, stdout: '', stderr: (err as Error).message };
+  }
+}
+
+export interface SocketSaveRequest {
+  socket: string;
+  image: string;
+  stdout: Writable;
+  signal?: AbortSignal;
+  timeoutMs: number;
+}
+
+/**
+ * `docker save IMAGE` into `stdout`. Resolves as the CLI runner does: code 0 once the engine has
+ * sent the whole save, code 1 and the engine's message when it refuses or breaks off; rejects
+ * when hoist stops it (abort, timeout, or the reader failing: then the reader's own error is
+ * the one to report). `stdout` is ended in every case, as a CLI's pipe is when it exits.
+ */
+export function saveFromSocket(req: SocketSaveRequest): Promise<EngineResult> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let body: Socket | undefined;
+    const finish = (outcome: { ok: EngineResult } | { err: Error }): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.signal?.removeEventListener('abort', abort);
+      body?.destroy();
+      if (!req.stdout.writableEnded && !req.stdout.destroyed) req.stdout.end();
+      if ('ok' in outcome) resolve(outcome.ok);
+      else reject(outcome.err);
+    };
+    const engineSaid = (stderr: string): void => finish({ ok: { code: 1, stdout: '', stderr } });
+    const stopped = (code: 'exec.aborted' | 'exec.timeout', message: string): void =>
+      finish({ err: new HoistError(message, { code, op: 'docker save', retryable: code === 'exec.timeout' }) });
+    const abort = (): void => stopped('exec.aborted', `docker save ${req.image}: aborted`);
+    const timer = setTimeout(() => stopped('exec.timeout', `docker save ${req.image}: timed out after ${req.timeoutMs} ms`), req.timeoutMs);
+    req.signal?.addEventListener('abort', abort, { once: true });
+    if (req.signal?.aborted) return abort();
+    // A reader that gives up (disk full, a bad tar) stops the transfer; its error is the one to report.
+    const readerStopped = (): void => finish({ err: new Error('docker save: the reader stopped') });
+    req.stdout.once('error', readerStopped);
+    req.stdout.once('close', () => { if (!req.stdout.writableFinished) readerStopped(); });
+
+    engineGet(req.socket, `/images/get?names=${encodeURIComponent(req.image)}`).then(async ({ status, body: b }) => {
+      body = b;
+      if (settled) return void b.destroy();
+      if (status !== 200) return engineSaid(engineMessage(status, await readBody(b)));
+      b.once('error', (err) => engineSaid(`the engine's connection broke during the save: ${err.message}`));
+      b.once('close', () => engineSaid('the engine closed the connection before the save ended'));
+      b.once('end', () => finish({ ok: { code: 0, stdout: '', stderr: '' } }));
+      b.pipe(req.stdout);
+    }).catch((err: Error) => engineSaid(err.message));
+  });
+}

@@ -1,0 +1,135 @@
+// docker-daemon: read from the engine's unix socket (src/image/engine-socket.ts). The real
+// engine is exercised in copy-promote.test.ts (socket and CLI); here an HTTP server on a unix
+// socket stands in for dockerd's API, so the cases an engine rarely shows on demand (a refused
+// image, a save cut off midway, nothing listening) and what hoist sent can be checked exactly.
+
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+
+import { exec } from '../src/exec/index.ts';
+import { copyImage } from '../src/image/copy.ts';
+import { openDockerDaemonSource, type SaveRunner } from '../src/image/docker-daemon.ts';
+import { engineSocket } from '../src/image/engine-socket.ts';
+import { openOciLayoutSink } from '../src/image/oci-layout.ts';
+import { tar } from './support/tar.ts';
+
+const sha = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const tmp = mkdtempSync(join(tmpdir(), 'hoist-engine-socket-'));
+
+/** A Docker ≥ 25 style save of two text layers (above the in-memory threshold), and its diffIDs. */
+function save(): { bytes: Buffer; diffIds: string[] } {
+  const layer = (n: string, mb: number) => tar([{ type: 'file', path: `${n}.txt`, data: `${n} the quick brown fox 0123456789\n`.repeat(Math.ceil(mb * 1048576 / 32)) }]);
+  const layers = [layer('a', 3), layer('b', 2)];
+  const diffIds = layers.map(sha);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds }, config: {} }));
+  const blobs = layers.map((t, i) => ({ type: 'file' as const, path: `blobs/sha256/${diffIds[i]!.slice(7)}`, data: t }));
+  const bytes = tar([
+    ...blobs,
+    { type: 'file', path: `blobs/sha256/${sha(config).slice(7)}`, data: config },
+    { type: 'file', path: 'manifest.json', data: JSON.stringify([{ Config: `blobs/sha256/${sha(config).slice(7)}`, RepoTags: ['x:1'], Layers: blobs.map((b) => b.path) }]) },
+  ]);
+  return { bytes, diffIds };
+}
+
+interface FakeEngine { socket: string; seen: string[]; server: Server }
+
+/** dockerd's two endpoints hoist uses, for image x:1; `cut` stops the save after that many bytes. */
+async function fakeEngine(name: string, img: { bytes: Buffer; diffIds: string[] }, cut?: number): Promise<FakeEngine> {
+  const socket = join(tmp, `${name}.sock`);
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url} HTTP/${req.httpVersion}`);
+    if (req.url === '/images/get?names=x%3A1') {
+      res.writeHead(200, { 'content-type': 'application/x-tar' });
+      if (cut === undefined) return void res.end(img.bytes);
+      res.write(img.bytes.subarray(0, cut), () => res.socket?.destroy());
+      return;
+    }
+    if (req.url === '/images/x%3A1/json') return void res.end(JSON.stringify({ Id: 'sha256:x', RootFS: { Type: 'layers', Layers: img.diffIds } }));
+    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `No such image: ${decodeURIComponent(req.url!.replace(/^.*names=|^\/images\/|\/json$/g, ''))}` }));
+  });
+  await new Promise<void>((r) => server.listen(socket, r));
+  after(() => new Promise<void>((r) => server.close(() => r())));
+  return { socket, seen, server };
+}
+
+/** Fails the test if hoist reaches for the docker CLI at all. */
+const noCli: SaveRunner = (req) => Promise.reject(new Error(`the docker CLI was run: docker ${req.args.join(' ')}`));
+
+/** `cat FILE` as the docker CLI: the same bytes on stdout. */
+function catRunner(file: string, diffIds: string[]): SaveRunner {
+  return (req) => req.args[0] === 'image'
+    ? Promise.resolve({ code: 0, stdout: JSON.stringify(diffIds), stderr: '' })
+    : exec({ program: 'cat', args: [file], env: { PATH: process.env.PATH }, ...(req.stdout ? { stdout: req.stdout } : {}) });
+}
+
+describe('docker-daemon: from the engine socket', () => {
+  const img = save();
+
+  it('reads the save and the layer list over the socket (HTTP/1.0, no CLI) into the same image the CLI path gives', async () => {
+    const engine = await fakeEngine('ok', img);
+    const viaSocket = await copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket: engine.socket }), await openOciLayoutSink(join(tmp, 'sock'), 'v1'));
+    const file = join(tmp, 'save.tar');
+    writeFileSync(file, img.bytes);
+    const viaCli = await copyImage(await openDockerDaemonSource('x:1', { run: catRunner(file, img.diffIds), env: {} }), await openOciLayoutSink(join(tmp, 'cli'), 'v1'));
+    assert.equal(viaSocket.digest, viaCli.digest, 'byte for byte the same image either way');
+    assert.equal(viaSocket.stats.compressed, 2);
+    // The layer list is asked for because the copy may know layers from the digest cache.
+    assert.deepEqual(engine.seen.sort(), ['GET /images/get?names=x%3A1 HTTP/1.0', 'GET /images/x%3A1/json HTTP/1.0']);
+  });
+
+  it('an image the engine does not hold: its own message, as the CLI would print it', async () => {
+    const engine = await fakeEngine('missing', img);
+    await assert.rejects(copyImage(await openDockerDaemonSource('y:2', { run: noCli, env: {}, socket: engine.socket }), await openOciLayoutSink(join(tmp, 'missing'), 'v1')),
+      (e: Error & { code?: string; hint?: string }) => e.code === 'image.daemon-failed' && e.message === 'docker save y:2 failed: Error response from daemon: No such image: y:2'
+        && /docker image ls/.test(e.hint ?? ''));
+  });
+
+  it('a save cut off midway fails and tags nothing', async () => {
+    const engine = await fakeEngine('cut', img, 2 * 1048576);
+    const out = join(tmp, 'cut');
+    await assert.rejects(copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket: engine.socket }), await openOciLayoutSink(out, 'v1')),
+      (e: Error & { code?: string }) => e.code === 'image.archive-invalid' && /docker save stream broke off/.test(e.message));
+    assert.ok(!existsSync(join(out, 'index.json')) || !readFileSync(join(out, 'index.json'), 'utf8').includes('"v1"'), 'nothing tagged v1');
+  });
+
+  it('nothing listening: the CLI\'s words and what to do', async () => {
+    const socket = join(tmp, 'nobody.sock');
+    await assert.rejects(copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket }), await openOciLayoutSink(join(tmp, 'nobody'), 'v1')),
+      (e: Error & { code?: string; hint?: string }) => e.code === 'image.daemon-failed'
+        && e.message.includes(`Cannot connect to the Docker daemon at unix://${socket}. Is the docker daemon running?`)
+        && /Start the Docker engine, or point DOCKER_HOST/.test(e.hint ?? ''));
+  });
+});
+
+describe('engineSocket: only where the docker CLI would go the same way', () => {
+  const home = (config?: unknown) => {
+    const h = mkdtempSync(join(tmp, 'home-'));
+    if (config !== undefined) {
+      mkdirSync(join(h, '.docker'));
+      writeFileSync(join(h, '.docker', 'config.json'), typeof config === 'string' ? config : JSON.stringify(config));
+    }
+    return h;
+  };
+  const cases: [string, Record<string, string>, string | undefined][] = [
+    ['no DOCKER_HOST: the default socket', { HOME: home() }, '/var/run/docker.sock'],
+    ['DOCKER_HOST=unix://PATH', { DOCKER_HOST: 'unix:///run/user/1000/docker.sock', HOME: home() }, '/run/user/1000/docker.sock'],
+    ['DOCKER_HOST=tcp:// (DinD): the CLI', { DOCKER_HOST: 'tcp://docker:2376', HOME: home() }, undefined],
+    ['DOCKER_HOST=ssh://: the CLI', { DOCKER_HOST: 'ssh://me@build', HOME: home() }, undefined],
+    ['DOCKER_CONTEXT names another context: the CLI', { DOCKER_CONTEXT: 'remote', HOME: home() }, undefined],
+    ['DOCKER_CONTEXT=default', { DOCKER_CONTEXT: 'default', HOME: home() }, '/var/run/docker.sock'],
+    ['config.json: currentContext remote: the CLI', { HOME: home({ currentContext: 'remote' }) }, undefined],
+    ['config.json: currentContext default', { HOME: home({ currentContext: 'default', auths: {} }) }, '/var/run/docker.sock'],
+    ['DOCKER_CONFIG dir wins over HOME', { DOCKER_CONFIG: join(home({ currentContext: 'remote' }), '.docker'), HOME: home() }, undefined],
+    ['DOCKER_HOST=unix:// overrides the current context', { DOCKER_HOST: 'unix:///var/run/docker.sock', HOME: home({ currentContext: 'remote' }) }, '/var/run/docker.sock'],
+    ['config.json that does not parse: the CLI says what is wrong', { HOME: home('{not json') }, undefined],
+  ];
+  for (const [name, env, want] of cases) {
+    it(name, async () => assert.equal(await engineSocket(env), want));
+  }
+});
