@@ -25,7 +25,11 @@ export interface GzipEngine {
   readonly block: number;
   /** Members compressing at once. */
   readonly inFlight: number;
-  /** One member of `parts`, in order: several buffers when the block spans upstream chunks. */
+  /**
+   * One member of `parts`, in order: several buffers when the block spans upstream chunks. The
+   * list is the engine's from then on: it may empty it once the bytes are consumed, to let go
+   * of them before the member is done.
+   */
   member(parts: readonly Buffer[], level: number): Promise<Buffer>;
 }
 
