@@ -1,11 +1,11 @@
-// The igzip engine (src/image/igzip.ts) under ParallelGzip: every member must read back as
+// The igzip engine (src/image/igzip.ts) under ParallelGzip and gzipToFiles: every member must read back as
 // the original bytes with Node's and GNU gzip, the same input must give the same bytes whatever
 // its chunking, a failing igzip must say so (and a full disk must be a full disk), and nothing
 // may be left in TMPDIR. The igzip here is Debian's (package isal), the one users install.
 
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -17,6 +17,7 @@ import { gzipEngineFor } from '../src/api/compressor.ts';
 import { exec, findOnPath } from '../src/exec/index.ts';
 import { IGZIP_BLOCK, igzipEngine } from '../src/image/igzip.ts';
 import { type GzipEngine, ParallelGzip, ZLIB } from '../src/image/pgzip.ts';
+import { concatFiles, gzipToFiles, isFileEngine } from '../src/image/pgzip-files.ts';
 import { cleanEnv, run, runOk, skipUnless } from './support/components.ts';
 
 function chunked(data: Buffer, chunk: number): Buffer[] {
@@ -123,5 +124,35 @@ describe('choosing the compressor (--compressor)', () => {
       assert.match(err.hint ?? '', /--compressor zlib/);
       return true;
     });
+  });
+});
+
+describe('igzip members kept as files (pgzip-files.ts, the docker-daemon: path)', () => {
+  it('gives byte for byte what ParallelGzip gives with the same engine, around block edges, and leaves only the members', { timeout: 120_000 }, async (t) => {
+    const igzip = await engine(t);
+    if (!igzip || !isFileEngine(igzip)) return;
+    const small = { ...igzip, block: 1 << 20 }; // many blocks from a few MiB
+    for (const data of [Buffer.alloc(0), Buffer.from('x'), layerLike((1 << 20) - 1), layerLike(1 << 20), layerLike(3 * (1 << 20) + 4097)]) {
+      const dir = mkdtempSync(join(tmpdir(), 'hoist-gzfiles-'));
+      const r = await gzipToFiles(Readable.from(chunked(data, 65_536)), small, 1, dir, 'layer-0');
+      const joined = Buffer.concat(r.files.map((f) => readFileSync(f)));
+      assert.ok(joined.equals(await compress(small, data)), `${data.length} bytes: the same members as ParallelGzip`);
+      assert.equal(r.digest, `sha256:${createHash('sha256').update(joined).digest('hex')}`);
+      assert.equal(r.size, joined.length);
+      assert.ok(gunzipSync(joined).equals(data));
+      assert.deepEqual(readdirSync(dir).sort(), r.files.map((f) => f.slice(dir.length + 1)).sort(), 'block files removed, members kept');
+      assert.deepEqual(await buffer(concatFiles(r.files)), joined, 'read back in order');
+    }
+  });
+
+  it('an engine that fails: the error, and no file of this call left behind', { timeout: 60_000 }, async (t) => {
+    const igzip = await engine(t);
+    if (!igzip || !isFileEngine(igzip)) return;
+    let calls = 0;
+    const failing: typeof igzip = { ...igzip, block: 1 << 20, memberFile: (i, o, l) => (++calls === 2 ? Promise.reject(new Error('igzip died')) : igzip.memberFile(i, o, l)) };
+    const dir = mkdtempSync(join(tmpdir(), 'hoist-gzfiles-'));
+    writeFileSync(join(dir, 'other'), 'not ours');
+    await assert.rejects(gzipToFiles(Readable.from(chunked(layerLike(5 << 20), 65_536)), failing, 1, dir, 'layer-0'), /igzip died/);
+    assert.deepEqual(readdirSync(dir), ['other']);
   });
 });

@@ -33,6 +33,7 @@ import { type ArchiveEntry, BLOB_NAME, isGzip, pickImage } from './docker-archiv
 import { HashingStream, verifyingStream } from './digest-stream.ts';
 import { inspectLayersFromSocket, saveFromSocket } from './engine-socket.ts';
 import { type GzipEngine, ParallelGzip, ZLIB } from './pgzip.ts';
+import { concatFiles, gzipToFiles, isFileEngine } from './pgzip-files.ts';
 import type { BlobOpener, ImageSource, KnownLayer } from './source.ts';
 import { chain, DEFAULT_COMPRESSION_LEVEL } from './streams.ts';
 import { eachTarEntry, type ReadEntry } from './tar-read.ts';
@@ -67,8 +68,11 @@ const SAVE_TIMEOUT_MS = 60 * 60_000;
 const MAX_DOCUMENT = 16 * 1024 * 1024;
 const SMALL = 1024 * 1024;
 
-/** A layer spooled gzipped: compressed here (`recompressed`), or passed through as the engine held it. */
-type Gzipped = { kind: 'gzipped'; diffId: Digest; blob: Descriptor; file: string; recompressed: boolean };
+/**
+ * A layer spooled gzipped: compressed here (`recompressed`), or passed through as the engine
+ * held it. The blob is its files' concatenation (several gzip members with igzip, pgzip-files.ts).
+ */
+type Gzipped = { kind: 'gzipped'; diffId: Digest; blob: Descriptor; files: string[]; recompressed: boolean };
 type Hashed = { kind: 'hashed'; diffId: Digest };
 /** What one member of the save stream became. */
 type Member = { kind: 'bytes'; bytes: Buffer } | Gzipped | Hashed;
@@ -86,8 +90,8 @@ class DaemonSource implements ImageSource {
   readonly name: string;
   readonly gzipped = new Map<Digest, Digest>();
   readonly diffIds = new Map<Digest, Digest>();
-  /** Compressed digest → spool file, filled as each layer is spooled. */
-  readonly #files = new Map<Digest, string>();
+  /** Compressed digest → spool files, filled as each layer is spooled. */
+  readonly #files = new Map<Digest, string[]>();
   #ready: ((desc: Descriptor) => void) | undefined;
   #known: KnownLayer | undefined;
   #loaded: Promise<Loaded> | undefined;
@@ -130,9 +134,9 @@ class DaemonSource implements ImageSource {
     // Layers can be read as soon as they are spooled (onBlobReady), the config once loaded.
     const loaded = this.#current;
     if (loaded && desc.digest === loaded.configDesc.digest) return Readable.from([loaded.config]);
-    const file = this.#files.get(desc.digest);
-    if (file === undefined) throw new HoistError(`${this.name} has no blob ${desc.digest}`, { code: 'image.not-found', op: 'read docker save' });
-    return createReadStream(file, { highWaterMark: 256 * 1024 });
+    const files = this.#files.get(desc.digest);
+    if (files === undefined) throw new HoistError(`${this.name} has no blob ${desc.digest}`, { code: 'image.not-found', op: 'read docker save' });
+    return files.length === 1 ? createReadStream(files[0]!, { highWaterMark: 256 * 1024 }) : concatFiles(files);
   }
 
   #current: Loaded | undefined;
@@ -170,7 +174,7 @@ class DaemonSource implements ImageSource {
 
   /** A layer's compressed blob is complete on disk: readable from now on, and announced. */
   #spooled(layer: Gzipped, announce = true): void {
-    this.#files.set(layer.blob.digest, layer.file);
+    this.#files.set(layer.blob.digest, layer.files);
     (layer.recompressed ? this.gzipped : this.diffIds).set(layer.blob.digest, layer.diffId);
     if (announce) this.#ready?.(layer.blob);
   }
@@ -268,11 +272,18 @@ class SaveSpool {
   }
 
   async #gzip(data: Readable): Promise<Gzipped> {
-    const file = join(this.dir, `layer-${this.#n++}.gz`);
+    const n = this.#n++;
+    if (isFileEngine(this.gzip)) {
+      // Members stay where the engine wrote them: no second copy of the compressed layer.
+      const raw = new HashingStream();
+      const gz = await gzipToFiles(chain(data, raw), this.gzip, this.level, this.dir, `layer-${n}`);
+      return { kind: 'gzipped', diffId: raw.digest(), blob: { mediaType: MEDIA.dockerLayerGzip, digest: gz.digest, size: gz.size }, files: gz.files, recompressed: true };
+    }
+    const file = join(this.dir, `layer-${n}.gz`);
     const raw = new HashingStream();
     const gz = new HashingStream();
     await pipeline(data, raw, new ParallelGzip(this.level, this.gzip), gz, createWriteStream(file));
-    return { kind: 'gzipped', diffId: raw.digest(), blob: { mediaType: MEDIA.dockerLayerGzip, digest: gz.digest(), size: gz.size }, file, recompressed: true };
+    return { kind: 'gzipped', diffId: raw.digest(), blob: { mediaType: MEDIA.dockerLayerGzip, digest: gz.digest(), size: gz.size }, files: [file], recompressed: true };
   }
 
   /** Spooled byte for byte; a gunzip on the side yields the diffID the config is checked against. */
@@ -289,7 +300,7 @@ class SaveSpool {
     const digest = gz.digest();
     const named = BLOB_NAME.exec(path);
     if (named && `sha256:${named[1]}` !== digest) throw invalid('docker save', `${path} hashes to ${digest}`);
-    return { kind: 'gzipped', diffId: raw.digest(), blob: { mediaType: MEDIA.dockerLayerGzip, digest, size: gz.size }, file, recompressed: false };
+    return { kind: 'gzipped', diffId: raw.digest(), blob: { mediaType: MEDIA.dockerLayerGzip, digest, size: gz.size }, files: [file], recompressed: false };
   }
 
   #member(path: string): Member | undefined {

@@ -6,11 +6,13 @@
 // per core; igzip -1 ~410 MB/s at the same ratio (39.9 % against 38.9 %), thanks to its
 // hand-written AVX2/AVX-512 deflate. Levels 1–3 are igzip's own (it has no 4–9).
 //
-// How: the block goes to a private temp file and igzip reads and writes files (stdinFile /
-// stdoutFile of the exec runner): through 64 KiB pipes it managed only 330 MB/s. 32 MiB blocks
-// mean ~45 process starts for a 1.5 GB save (each fork of a Node process costs ~6 ms); they
-// measured 15.2 s end to end against 15.5-16.0 s for 16 MiB and 8 MiB, for ~100 MB held in
-// blocks in flight.
+// How: igzip reads and writes files (stdinFile / stdoutFile of the exec runner): through 64 KiB
+// pipes it managed only 330 MB/s. memberFile() is that, file to file; the docker-daemon: source
+// writes each block to its spool as the bytes arrive and keeps the members as the blob
+// (pgzip-files.ts). member() serves ParallelGzip (docker-archive:) through a private temp dir
+// per block. 32 MiB blocks mean ~45 process starts for a 1.5 GB save (a fork copies the Node
+// process's page tables: ~3 ms per 200 MB resident); they measured 15.2 s end to end against
+// 15.5-16.0 s for 16 MiB and 8 MiB.
 //
 // Not for the native builder: igzip picks its code path by CPU, so the same input can compress
 // to different bytes on different machines, and a native build must give one digest everywhere.
@@ -19,7 +21,7 @@
 
 import { mkdtemp, open, readFile, rm, statfs } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { HoistError } from '../errors.ts';
 import type { GzipEngine } from './pgzip.ts';
@@ -49,12 +51,12 @@ export function igzipEngine(opts: IgzipOptions): GzipEngine {
     // One process per core: more only time-slice the same cores.
     inFlight: Math.max(2, availableParallelism()),
     member: (parts, level) => igzipMember(opts, parts, level),
+    memberFile: (input, output, level) => igzipFile(opts, input, output, level),
   };
 }
 
 async function igzipMember(opts: IgzipOptions, parts: readonly Buffer[], level: number): Promise<Buffer> {
-  const [lo, hi] = IGZIP_LEVELS;
-  if (!Number.isInteger(level) || level < lo || level > hi) throw new RangeError(`igzip compresses at levels ${lo}..${hi}, not ${level}`);
+  checkLevel(level);
   // A directory per block: nothing to collide with, one rm whatever happened.
   const dir = await mkdtemp(join(opts.tmpDir ?? tmpdir(), 'hoist-igzip-'));
   try {
@@ -64,15 +66,26 @@ async function igzipMember(opts: IgzipOptions, parts: readonly Buffer[], level: 
     // The block is on disk: its 32 MiB need not stay in memory while igzip runs. A smaller
     // process also forks faster (page tables are copied per spawn, ~3 ms per 200 MB resident).
     release(parts);
-    const r = await opts.run({
-      program: opts.program, args: [`-${level}`, '--stdout', '--no-name', '--quiet'], env: {},
-      stdinFile: input, stdoutFile: output, timeoutMs: 10 * 60_000, op: 'igzip',
-    });
-    if (r.code !== 0) throw igzipFailed(opts.program, r.code, r.stderr, dir, await spaceLeft(dir));
+    await igzipFile(opts, input, output, level);
     return await readFile(output);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** One gzip member of the file `input`, written to `output`. */
+async function igzipFile(opts: IgzipOptions, input: string, output: string, level: number): Promise<void> {
+  checkLevel(level);
+  const r = await opts.run({
+    program: opts.program, args: [`-${level}`, '--stdout', '--no-name', '--quiet'], env: {},
+    stdinFile: input, stdoutFile: output, timeoutMs: 10 * 60_000, op: 'igzip',
+  });
+  if (r.code !== 0) throw igzipFailed(opts.program, r.code, r.stderr, dirname(output), await spaceLeft(dirname(output)));
+}
+
+function checkLevel(level: number): void {
+  const [lo, hi] = IGZIP_LEVELS;
+  if (!Number.isInteger(level) || level < lo || level > hi) throw new RangeError(`igzip compresses at levels ${lo}..${hi}, not ${level}`);
 }
 
 /** The block as it arrived, in as few syscalls as writev allows: no 32 MiB concat. */

@@ -31,6 +31,11 @@ export interface GzipEngine {
    * of them before the member is done.
    */
   member(parts: readonly Buffer[], level: number): Promise<Buffer>;
+  /**
+   * Engines that run on files (igzip) also compress file to file: one member of `input`,
+   * written to `output`. gzipToFiles() then keeps the members on disk as they are.
+   */
+  memberFile?(input: string, output: string, level: number): Promise<void>;
 }
 
 /**
