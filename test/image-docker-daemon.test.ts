@@ -21,16 +21,11 @@ import { openOciLayoutSink, openOciLayoutSource } from '../src/image/oci-layout.
 import { readAll } from '../src/image/streams.ts';
 import { cleanEnv, run, skipUnless } from './support/components.ts';
 import { ensureDockerBaseImage } from './support/base-image.ts';
+import { catRunner } from './support/docker-archive.ts';
 import { tar } from './support/tar.ts';
 
 const sha = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-/** Runs `cat FILE` in place of `docker save`: the same bytes-on-stdout contract. */
-function catRunner(file: string, diffIds: string[]): SaveRunner {
-  return (req) => req.args[0] === 'image'
-    ? Promise.resolve({ code: 0, stdout: JSON.stringify(diffIds), stderr: '' })
-    : exec({ program: 'cat', args: [file], env: { PATH: process.env.PATH }, ...(req.stdout ? { stdout: req.stdout } : {}) });
-}
 
 /** A Docker ≥ 25 style save: layers as blobs/sha256/<diffID>, config as a blob, manifest.json. */
 function oci25Save(dir: string, layerTars: Buffer[], tamper = false): { file: string; diffIds: string[] } {

@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 
-import { exec } from '../src/exec/index.ts';
 import { copyImage } from '../src/image/copy.ts';
 import { openDockerDaemonSource, type SaveRunner } from '../src/image/docker-daemon.ts';
 import { engineSocket } from '../src/image/engine-socket.ts';
 import { openOciLayoutSink } from '../src/image/oci-layout.ts';
+import { catRunner } from './support/docker-archive.ts';
 import { tar } from './support/tar.ts';
 
 const sha = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -61,12 +61,6 @@ async function fakeEngine(name: string, img: { bytes: Buffer; diffIds: string[] 
 /** Fails the test if hoist reaches for the docker CLI at all. */
 const noCli: SaveRunner = (req) => Promise.reject(new Error(`the docker CLI was run: docker ${req.args.join(' ')}`));
 
-/** `cat FILE` as the docker CLI: the same bytes on stdout. */
-function catRunner(file: string, diffIds: string[]): SaveRunner {
-  return (req) => req.args[0] === 'image'
-    ? Promise.resolve({ code: 0, stdout: JSON.stringify(diffIds), stderr: '' })
-    : exec({ program: 'cat', args: [file], env: { PATH: process.env.PATH }, ...(req.stdout ? { stdout: req.stdout } : {}) });
-}
 
 describe('docker-daemon: from the engine socket', () => {
   const img = save();

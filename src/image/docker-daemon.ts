@@ -31,7 +31,7 @@ import type { Digest } from '../model/reference.ts';
 import { type Descriptor, MEDIA, type RawManifest, rawManifest, sha256Digest } from './descriptor.ts';
 import { type ArchiveEntry, BLOB_NAME, isGzip, pickImage } from './docker-archive.ts';
 import { HashingStream, verifyingStream } from './digest-stream.ts';
-import { inspectLayersFromSocket, saveFromSocket } from './engine-socket.ts';
+import { type EngineAccess, socketEngine } from './engine-socket.ts';
 import { type GzipEngine, ParallelGzip, ZLIB } from './pgzip.ts';
 import { concatFiles, gzipToFiles, isFileEngine } from './pgzip-files.ts';
 import type { BlobOpener, ImageSource, KnownLayer } from './source.ts';
@@ -97,8 +97,11 @@ class DaemonSource implements ImageSource {
   #loaded: Promise<Loaded> | undefined;
   #dir: string | undefined;
 
+  readonly #engine: EngineAccess;
+
   constructor(private readonly image: string, private readonly opts: DockerDaemonOptions) {
     this.name = `docker-daemon:${image}`;
+    this.#engine = opts.socket ? socketEngine(opts.socket) : cliEngine(opts.run, opts.env);
   }
 
   useKnownLayers(known: KnownLayer): void {
@@ -161,10 +164,7 @@ class DaemonSource implements ImageSource {
     const consumed = spool.consume(input);
     // A consumer that fails (disk full, a broken stream) stops the save through the sink's error.
     consumed.catch((err: unknown) => input.destroy(err instanceof Error ? err : new Error(String(err))));
-    const signal = this.opts.signal ? { signal: this.opts.signal } : {};
-    const saved = this.opts.socket
-      ? saveFromSocket({ socket: this.opts.socket, image: this.image, stdout: input, timeoutMs: SAVE_TIMEOUT_MS, ...signal })
-      : this.opts.run({ program: 'docker', args: ['save', this.image], env: this.opts.env, timeoutMs: SAVE_TIMEOUT_MS, op: 'docker save', stdout: input, ...signal });
+    const saved = this.#engine.save(this.image, input, SAVE_TIMEOUT_MS, this.opts.signal);
     const [r, c] = await Promise.allSettled([saved, consumed]);
     if (r.status === 'fulfilled' && r.value.code !== 0) throw saveFailed(this.image, r.value.stderr, r.value.code);
     if (c.status === 'rejected') throw brokenStream(this.name, c.reason);
@@ -181,14 +181,9 @@ class DaemonSource implements ImageSource {
 
   /** diffID → the compressed blob the destination already holds, for this image's layers. */
   async #knownLayers(): Promise<KnownLayers> {
-    const r = this.opts.socket
-      ? await inspectLayersFromSocket(this.opts.socket, this.image)
-      : await this.opts.run({
-        program: 'docker', args: ['image', 'inspect', '--format', '{{json .RootFS.Layers}}', this.image], env: this.opts.env,
-        op: 'docker image inspect', ...(this.opts.signal ? { signal: this.opts.signal } : {}),
-      });
+    const r = await this.#engine.layers(this.image, this.opts.signal);
     if (r.code !== 0) throw saveFailed(this.image, r.stderr, r.code);
-    const diffIds = (JSON.parse(r.stdout) as Digest[] | null) ?? [];
+    const diffIds = (r.layers ?? []) as Digest[];
     const layers = new Map<Digest, Descriptor>();
     await Promise.all(diffIds.map(async (d) => {
       const desc = await this.#known!(d, MEDIA.dockerLayerGzip);
@@ -196,6 +191,19 @@ class DaemonSource implements ImageSource {
     }));
     return { layers, all: diffIds.length > 0 && layers.size === new Set(diffIds).size };
   }
+}
+
+/** The engine through the docker CLI: whatever DOCKER_HOST, context or TLS settings it knows. */
+function cliEngine(run: SaveRunner, env: DockerDaemonOptions['env']): EngineAccess {
+  const signalOf = (signal?: AbortSignal) => (signal ? { signal } : {});
+  return {
+    save: (image, stdout, timeoutMs, signal) =>
+      run({ program: 'docker', args: ['save', image], env, timeoutMs, op: 'docker save', stdout, ...signalOf(signal) }),
+    layers: async (image, signal) => {
+      const r = await run({ program: 'docker', args: ['image', 'inspect', '--format', '{{json .RootFS.Layers}}', image], env, op: 'docker image inspect', ...signalOf(signal) });
+      return r.code !== 0 ? r : { ...r, layers: (JSON.parse(r.stdout) as string[] | null) ?? [] };
+    },
+  };
 }
 
 interface KnownLayers {

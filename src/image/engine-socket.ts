@@ -111,26 +111,43 @@ function engineMessage(status: number, text: string): string {
   return `Error response from daemon: ${message || `HTTP ${status}`}`;
 }
 
-/** The result shape of the CLI runner, so both paths end in the same checks. */
+/** How a command against the engine ended: code 0, or non-zero and what was said, in the CLI's words. */
 export interface EngineResult {
   code: number;
-  stdout: string;
   stderr: string;
 }
 
-/** `docker image inspect --format '{{json .RootFS.Layers}}'`, read from the engine: the image's diffIDs as JSON. */
-export async function inspectLayersFromSocket(socket: string, image: string): Promise<EngineResult> {
+/**
+ * The two things the docker-daemon: source asks of an engine, whichever way it is reached:
+ * over its socket (socketEngine) or through the docker CLI (docker-daemon.ts).
+ */
+export interface EngineAccess {
+  /** `docker save IMAGE` into `stdout`, which is ended in every case. */
+  save(image: string, stdout: Writable, timeoutMs: number, signal?: AbortSignal): Promise<EngineResult>;
+  /** The image's diffIDs (`RootFS.Layers`). */
+  layers(image: string, signal?: AbortSignal): Promise<EngineResult & { layers?: string[] }>;
+}
+
+export function socketEngine(socket: string): EngineAccess {
+  return {
+    save: (image, stdout, timeoutMs, signal) => saveFromSocket({ socket, image, stdout, timeoutMs, ...(signal ? { signal } : {}) }),
+    layers: (image) => layersFromSocket(socket, image),
+  };
+}
+
+/** What `docker image inspect --format '{{json .RootFS.Layers}}'` prints, read from the engine. */
+async function layersFromSocket(socket: string, image: string): Promise<EngineResult & { layers?: string[] }> {
   try {
     const { status, body } = await engineGet(socket, `/images/${encodeURIComponent(image)}/json`);
     const text = await readBody(body);
-    if (status !== 200) return { code: 1, stdout: '', stderr: engineMessage(status, text) };
-    return { code: 0, stdout: JSON.stringify((JSON.parse(text) as { RootFS?: { Layers?: unknown } }).RootFS?.Layers ?? null), stderr: '' };
+    if (status !== 200) return { code: 1, stderr: engineMessage(status, text) };
+    return { code: 0, stderr: '', layers: (JSON.parse(text) as { RootFS?: { Layers?: string[] | null } }).RootFS?.Layers ?? [] };
   } catch (err) {
-    return { code: 1, stdout: '', stderr: (err as Error).message };
+    return { code: 1, stderr: (err as Error).message };
   }
 }
 
-export interface SocketSaveRequest {
+interface SocketSaveRequest {
   socket: string;
   image: string;
   stdout: Writable;
@@ -144,7 +161,7 @@ export interface SocketSaveRequest {
  * when hoist stops it (abort, timeout, or the reader failing: then the reader's own error is
  * the one to report). `stdout` is ended in every case, as a CLI's pipe is when it exits.
  */
-export function saveFromSocket(req: SocketSaveRequest): Promise<EngineResult> {
+function saveFromSocket(req: SocketSaveRequest): Promise<EngineResult> {
   return new Promise((resolve, reject) => {
     let settled = false;
     let body: Socket | undefined;
@@ -158,7 +175,7 @@ export function saveFromSocket(req: SocketSaveRequest): Promise<EngineResult> {
       if ('ok' in outcome) resolve(outcome.ok);
       else reject(outcome.err);
     };
-    const engineSaid = (stderr: string): void => finish({ ok: { code: 1, stdout: '', stderr } });
+    const engineSaid = (stderr: string): void => finish({ ok: { code: 1, stderr } });
     const stopped = (code: 'exec.aborted' | 'exec.timeout', message: string): void =>
       finish({ err: new HoistError(message, { code, op: 'docker save', retryable: code === 'exec.timeout' }) });
     const abort = (): void => stopped('exec.aborted', `docker save ${req.image}: aborted`);
@@ -176,7 +193,7 @@ export function saveFromSocket(req: SocketSaveRequest): Promise<EngineResult> {
       if (status !== 200) return engineSaid(engineMessage(status, await readBody(b)));
       b.once('error', (err) => engineSaid(`the engine's connection broke during the save: ${err.message}`));
       b.once('close', () => engineSaid('the engine closed the connection before the save ended'));
-      b.once('end', () => finish({ ok: { code: 0, stdout: '', stderr: '' } }));
+      b.once('end', () => finish({ ok: { code: 0, stderr: '' } }));
       b.pipe(req.stdout);
     }).catch((err: Error) => engineSaid(err.message));
   });

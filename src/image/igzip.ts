@@ -19,12 +19,13 @@
 // Layers from an engine carry no such promise (docker push compresses them afresh each time);
 // the digest cache remembers what each one became.
 
-import { mkdtemp, open, readFile, rm, statfs } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, statfs } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 import { HoistError } from '../errors.ts';
 import type { GzipEngine } from './pgzip.ts';
+import { writeBlockFile } from './pgzip-files.ts';
 
 /** The slice of exec's Runner this needs (image/ may not import its sibling exec/). */
 export type FileRunner = (req: {
@@ -62,7 +63,7 @@ async function igzipMember(opts: IgzipOptions, parts: readonly Buffer[], level: 
   try {
     const input = join(dir, 'in');
     const output = join(dir, 'out.gz');
-    await writeParts(input, parts);
+    await writeBlockFile(input, parts);
     // The block is on disk: its 32 MiB need not stay in memory while igzip runs. A smaller
     // process also forks faster (page tables are copied per spawn, ~3 ms per 200 MB resident).
     release(parts);
@@ -88,23 +89,11 @@ function checkLevel(level: number): void {
   if (!Number.isInteger(level) || level < lo || level > hi) throw new RangeError(`igzip compresses at levels ${lo}..${hi}, not ${level}`);
 }
 
-/** The block as it arrived, in as few syscalls as writev allows: no 32 MiB concat. */
-async function writeParts(path: string, parts: readonly Buffer[]): Promise<void> {
-  const fh = await open(path, 'wx', 0o600);
-  try {
-    for (let i = 0; i < parts.length; i += IOV_MAX) await fh.writev(parts.slice(i, i + IOV_MAX));
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Empties a parts list handed over by ParallelGzip (GzipEngine.member owns it). */
 function release(parts: readonly Buffer[]): void {
   (parts as Buffer[]).length = 0;
 }
 
-/** Linux's limit on buffers per writev. */
-const IOV_MAX = 1024;
 
 /** Bytes an unprivileged writer can still use under `dir`. */
 async function spaceLeft(dir: string): Promise<number> {

@@ -101,6 +101,16 @@ export async function gzipToFiles(input: AsyncIterable<Buffer>, engine: FileGzip
   }
 }
 
+/** A new file (mode 0600) holding `parts` in order: a block as ParallelGzip hands it over. */
+export async function writeBlockFile(path: string, parts: readonly Buffer[]): Promise<void> {
+  const block = new BlockFile(path, await open(path, 'wx', 0o600));
+  try {
+    for (const part of parts) await block.write(part);
+  } finally {
+    await block.close();
+  }
+}
+
 /** A block being written: chunks gathered into batches, one writev per batch. */
 class BlockFile {
   bytes = 0;

@@ -5,6 +5,9 @@
 
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+
+import { exec } from '../../src/exec/index.ts';
+import type { SaveRunner } from '../../src/image/docker-daemon.ts';
 import { FIXED_MTIME, tar, type TarEntry } from './tar.ts';
 
 export interface DockerArchive {
@@ -46,4 +49,14 @@ export function writeDockerArchive(file: string, name: string, layers: Record<st
     { type: 'file', path: 'manifest.json', data: manifest },
   ]));
   return { file, diffIds, configDigest };
+}
+
+/**
+ * Runs `cat FILE` in place of `docker save` (the same bytes-on-stdout contract) and answers
+ * `docker image inspect` with `diffIds`: the docker CLI as the docker-daemon: source uses it.
+ */
+export function catRunner(file: string, diffIds: string[]): SaveRunner {
+  return (req) => req.args[0] === 'image'
+    ? Promise.resolve({ code: 0, stdout: JSON.stringify(diffIds), stderr: '' })
+    : exec({ program: 'cat', args: [file], env: { PATH: process.env.PATH }, ...(req.stdout ? { stdout: req.stdout } : {}) });
 }
