@@ -36,18 +36,45 @@ function save(): { bytes: Buffer; diffIds: string[] } {
   return { bytes, diffIds };
 }
 
-interface FakeEngine { socket: string; seen: string[]; server: Server }
+interface FakeEngine {
+  socket: string;
+  seen: string[];
+  server: Server;
+  /** With `linger`: settles once the save's connection is closed, saying who closed it. */
+  saveClosed: Promise<'by hoist' | 'by the engine'>;
+}
 
-/** dockerd's two endpoints hoist uses, for image x:1; `cut` stops the save after that many bytes. */
-async function fakeEngine(name: string, img: { bytes: Buffer; diffIds: string[] }, cut?: number): Promise<FakeEngine> {
+interface FakeSave {
+  /** Stop the save after this many bytes, breaking the connection. */
+  cut?: number;
+  /**
+   * Send the whole save, then hold the connection as dockerd does while it removes its temp dir
+   * (moby tarexport: a deferred RemoveAll before the response ends), here for up to 30 s.
+   */
+  linger?: boolean;
+}
+
+/** dockerd's two endpoints hoist uses, for image x:1. */
+async function fakeEngine(name: string, img: { bytes: Buffer; diffIds: string[] }, how: FakeSave = {}): Promise<FakeEngine> {
   const socket = join(tmp, `${name}.sock`);
   const seen: string[] = [];
+  let closed: (who: 'by hoist' | 'by the engine') => void = () => {};
+  const saveClosed = new Promise<'by hoist' | 'by the engine'>((r) => (closed = r));
   const server = createServer((req, res) => {
     seen.push(`${req.method} ${req.url} HTTP/${req.httpVersion}`);
     if (req.url === '/images/get?names=x%3A1') {
       res.writeHead(200, { 'content-type': 'application/x-tar' });
-      if (cut === undefined) return void res.end(img.bytes);
-      res.write(img.bytes.subarray(0, cut), () => res.socket?.destroy());
+      if (how.cut !== undefined) return void res.write(img.bytes.subarray(0, how.cut), () => res.socket?.destroy());
+      if (!how.linger) return void res.end(img.bytes);
+      res.write(img.bytes);
+      const giveUp = setTimeout(() => {
+        closed('by the engine');
+        res.end();
+      }, 30_000);
+      res.socket?.once('close', () => {
+        clearTimeout(giveUp);
+        closed('by hoist');
+      });
       return;
     }
     if (req.url === '/images/x%3A1/json') return void res.end(JSON.stringify({ Id: 'sha256:x', RootFS: { Type: 'layers', Layers: img.diffIds } }));
@@ -55,7 +82,7 @@ async function fakeEngine(name: string, img: { bytes: Buffer; diffIds: string[] 
   });
   await new Promise<void>((r) => server.listen(socket, r));
   after(() => new Promise<void>((r) => server.close(() => r())));
-  return { socket, seen, server };
+  return { socket, seen, server, saveClosed };
 }
 
 /** Fails the test if hoist reaches for the docker CLI at all. */
@@ -85,11 +112,26 @@ describe('docker-daemon: from the engine socket', () => {
   });
 
   it('a save cut off midway fails and tags nothing', async () => {
-    const engine = await fakeEngine('cut', img, 2 * 1048576);
+    const engine = await fakeEngine('cut', img, { cut: 2 * 1048576 });
     const out = join(tmp, 'cut');
     await assert.rejects(copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket: engine.socket }), await openOciLayoutSink(out, 'v1')),
       (e: Error & { code?: string }) => e.code === 'image.archive-invalid' && /docker save stream broke off/.test(e.message));
     assert.ok(!existsSync(join(out, 'index.json')) || !readFileSync(join(out, 'index.json'), 'utf8').includes('"v1"'), 'nothing tagged v1');
+  });
+
+  it('a whole archive ends the save: hoist does not wait while the engine removes its temp dir', async () => {
+    const engine = await fakeEngine('linger', img, { linger: true });
+    const r = await copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket: engine.socket }), await openOciLayoutSink(join(tmp, 'linger'), 'v1'));
+    assert.equal(r.stats.compressed, 2);
+    assert.equal(await engine.saveClosed, 'by hoist', 'hoist closed the connection once the end-of-archive blocks were in');
+  });
+
+  it('a save that ends cleanly but without its end-of-archive blocks is cut off, not whole', async () => {
+    const unended = { ...img, bytes: img.bytes.subarray(0, img.bytes.length - 1024) };
+    assert.ok(unended.bytes.subarray(-512).some((b) => b !== 0), 'the last entry is still all there');
+    const engine = await fakeEngine('unended', unended);
+    await assert.rejects(copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket: engine.socket }), await openOciLayoutSink(join(tmp, 'unended'), 'v1')),
+      (e: Error & { code?: string }) => e.code === 'image.archive-invalid' && /broke off \(tar: unexpected end of archive \(no end-of-archive block\)\)/.test(e.message));
   });
 
   it('nothing listening: the CLI\'s words and what to do', async () => {

@@ -17,6 +17,7 @@ import { gzipEngineFor } from '../src/api/compressor.ts';
 import { exec, findOnPath } from '../src/exec/index.ts';
 import { IGZIP_BLOCK, igzipEngine } from '../src/image/igzip.ts';
 import { type GzipEngine, ParallelGzip, ZLIB } from '../src/image/pgzip.ts';
+import { semaphore } from '../src/image/limit.ts';
 import { concatFiles, gzipToFiles, isFileEngine } from '../src/image/pgzip-files.ts';
 import { cleanEnv, run, runOk, skipUnless } from './support/components.ts';
 
@@ -134,7 +135,7 @@ describe('igzip members kept as files (pgzip-files.ts, the docker-daemon: path)'
     const small = { ...igzip, block: 1 << 20 }; // many blocks from a few MiB
     for (const data of [Buffer.alloc(0), Buffer.from('x'), layerLike((1 << 20) - 1), layerLike(1 << 20), layerLike(3 * (1 << 20) + 4097)]) {
       const dir = mkdtempSync(join(tmpdir(), 'hoist-gzfiles-'));
-      const r = await gzipToFiles(Readable.from(chunked(data, 65_536)), small, 1, dir, 'layer-0');
+      const r = await (await gzipToFiles(Readable.from(chunked(data, 65_536)), small, 1, dir, 'layer-0')).done;
       const joined = Buffer.concat(r.files.map((f) => readFileSync(f)));
       assert.ok(joined.equals(await compress(small, data)), `${data.length} bytes: the same members as ParallelGzip`);
       assert.equal(r.digest, `sha256:${createHash('sha256').update(joined).digest('hex')}`);
@@ -145,6 +146,46 @@ describe('igzip members kept as files (pgzip-files.ts, the docker-daemon: path)'
     }
   });
 
+  it('layers share the engine slots, and a layer is read through before its last members finish', { timeout: 60_000 }, async (t) => {
+    const igzip = await engine(t);
+    if (!igzip || !isFileEngine(igzip)) return;
+    let open: () => void = () => {};
+    const gate = new Promise<void>((r) => (open = r));
+    let running = 0;
+    let peak = 0;
+    const held: typeof igzip = {
+      ...igzip, block: 1 << 20, inFlight: 2,
+      memberFile: async (i, o, l) => {
+        peak = Math.max(peak, ++running);
+        try {
+          await gate;
+          return await igzip.memberFile(i, o, l);
+        } finally {
+          running--;
+        }
+      },
+    };
+    const slots = semaphore(2);
+    const dir = mkdtempSync(join(tmpdir(), 'hoist-gzfiles-'));
+    const [a, b] = [layerLike(2 << 20), layerLike(3 << 20)];
+    // Two full blocks: both members start, and the input is all in block files while they wait.
+    const first = await gzipToFiles(Readable.from(chunked(a, 65_536)), held, 1, dir, 'layer-0', slots);
+    assert.equal(running, 2, 'both members of the first layer still compressing');
+    let secondRead = false;
+    const second = gzipToFiles(Readable.from(chunked(b, 65_536)), held, 1, dir, 'layer-1', slots).then((job) => {
+      secondRead = true;
+      return job;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(secondRead, false, 'the next layer waits for a slot');
+    assert.equal(peak, 2);
+    open();
+    const [ra, rb] = await Promise.all([first.done, second.then((job) => job.done)]);
+    assert.equal(peak, 2, 'never more processes than slots');
+    assert.ok(Buffer.concat(ra.files.map((f) => readFileSync(f))).equals(await compress(held, a)));
+    assert.ok(Buffer.concat(rb.files.map((f) => readFileSync(f))).equals(await compress(held, b)));
+  });
+
   it('an engine that fails: the error, and no file of this call left behind', { timeout: 60_000 }, async (t) => {
     const igzip = await engine(t);
     if (!igzip || !isFileEngine(igzip)) return;
@@ -152,7 +193,7 @@ describe('igzip members kept as files (pgzip-files.ts, the docker-daemon: path)'
     const failing: typeof igzip = { ...igzip, block: 1 << 20, memberFile: (i, o, l) => (++calls === 2 ? Promise.reject(new Error('igzip died')) : igzip.memberFile(i, o, l)) };
     const dir = mkdtempSync(join(tmpdir(), 'hoist-gzfiles-'));
     writeFileSync(join(dir, 'other'), 'not ours');
-    await assert.rejects(gzipToFiles(Readable.from(chunked(layerLike(5 << 20), 65_536)), failing, 1, dir, 'layer-0'), /igzip died/);
+    await assert.rejects(gzipToFiles(Readable.from(chunked(layerLike(5 << 20), 65_536)), failing, 1, dir, 'layer-0').then((job) => job.done), /igzip died/);
     assert.deepEqual(readdirSync(dir), ['other']);
   });
 });

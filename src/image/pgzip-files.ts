@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
 import type { Digest } from '../model/reference.ts';
+import { type Semaphore, semaphore } from './limit.ts';
 import type { GzipEngine } from './pgzip.ts';
 
 export interface GzipFiles {
@@ -37,21 +38,37 @@ const BATCH = 1 << 20;
 /** Linux's limit on buffers per writev. */
 const IOV_MAX = 1024;
 
+/** A layer being compressed once all of its input is in block files. */
+export interface GzipFilesJob {
+  /** Settles when the members still compressing are done and hashed, in order. */
+  done: Promise<GzipFiles>;
+}
+
 /**
- * Compresses `input` into members under `dir`, named `<prefix>-<n>.gz`. At most
- * `engine.inFlight` members compress at once; the input waits (backpressure) until the oldest
- * is done. Block files are removed as their member completes; on failure every file this
- * call made is removed once nothing is writing to it any more.
+ * Compresses `input` into members under `dir`, named `<prefix>-<n>.gz`, and resolves as soon as
+ * the last input byte is in a block file: the caller can read on (the next layer of a save)
+ * while the last members compress, instead of leaving a core idle at every layer's end.
+ *
+ * `slots` bounds the engine's processes, shared by every call that passes the same one; the
+ * input waits (backpressure) until its block's process has started. Block files are removed as
+ * their member completes; on failure every file this call made is removed once nothing is
+ * writing to it any more, and `done` (or the call itself) rejects.
  */
-export async function gzipToFiles(input: AsyncIterable<Buffer>, engine: FileGzipEngine, level: number, dir: string, prefix: string): Promise<GzipFiles> {
+export async function gzipToFiles(
+  input: AsyncIterable<Buffer>, engine: FileGzipEngine, level: number, dir: string, prefix: string,
+  slots: Semaphore = semaphore(engine.inFlight),
+): Promise<GzipFilesJob> {
   const hash = createHash('sha256');
   const buf = Buffer.allocUnsafe(1 << 20);
   const files: string[] = [];
-  const running: Promise<string>[] = [];
+  const members: Promise<string>[] = [];
   const made: string[] = [];
   let size = 0;
   let n = 0;
   let block: BlockFile | undefined;
+  let failed: { err: unknown } | undefined;
+  // Members are hashed in order as they complete, each one while later ones still compress.
+  let hashed: Promise<void> = Promise.resolve();
 
   const next = async (): Promise<BlockFile> => {
     const path = join(dir, `${prefix}-${n++}`);
@@ -60,22 +77,35 @@ export async function gzipToFiles(input: AsyncIterable<Buffer>, engine: FileGzip
   };
   const start = async (b: BlockFile): Promise<void> => {
     await b.close();
-    const member = engine.memberFile(b.path, `${b.path}.gz`, level).then(async () => {
+    const release = await slots.acquire();
+    if (failed) {
+      release();
+      throw failed.err;
+    }
+    const member = engine.memberFile(b.path, `${b.path}.gz`, level).finally(release).then(async () => {
       await rm(b.path, { force: true });
       return `${b.path}.gz`;
     });
-    member.catch(() => {}); // awaited in order below
-    running.push(member);
-    if (running.length >= engine.inFlight) await finishOldest();
+    member.catch((err: unknown) => void (failed ??= { err }));
+    members.push(member);
+    hashed = hashed.then(async () => {
+      const file = await member;
+      size += await hashInto(file, hash, buf);
+      files.push(file);
+    });
+    hashed.catch(() => {}); // settled through `done`
   };
-  const finishOldest = async (): Promise<void> => {
-    const file = await running.shift()!;
-    size += await hashInto(file, hash, buf);
-    files.push(file);
+  const cleanUp = async (err: unknown): Promise<never> => {
+    await block?.close().catch(() => {});
+    await Promise.allSettled(members);
+    await hashed.catch(() => {});
+    await Promise.all(made.map((f) => rm(f, { force: true })));
+    throw err;
   };
 
   try {
     for await (const chunk of input) {
+      if (failed) throw failed.err;
       let rest = chunk;
       while (rest.length > 0) {
         block ??= await next();
@@ -83,22 +113,20 @@ export async function gzipToFiles(input: AsyncIterable<Buffer>, engine: FileGzip
         await block.write(rest.subarray(0, take));
         rest = rest.subarray(take);
         if (block.bytes === engine.block) {
-          await start(block);
+          const full = block;
           block = undefined;
+          await start(full);
         }
       }
     }
     // The tail, or the one empty member an empty input still gets (as gzip gives one).
-    if (block || n === 0) await start(block ?? await next());
+    const tail = block ?? (n === 0 ? await next() : undefined);
     block = undefined;
-    while (running.length > 0) await finishOldest();
-    return { files, digest: `sha256:${hash.digest('hex')}` as Digest, size };
+    if (tail) await start(tail);
   } catch (err) {
-    await block?.close().catch(() => {});
-    await Promise.allSettled(running);
-    await Promise.all(made.map((f) => rm(f, { force: true })));
-    throw err;
+    return cleanUp(err);
   }
+  return { done: hashed.then(() => ({ files, digest: `sha256:${hash.digest('hex')}` as Digest, size }), cleanUp) };
 }
 
 /** A new file (mode 0600) holding `parts` in order: a block as ParallelGzip hands it over. */

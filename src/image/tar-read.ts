@@ -57,12 +57,6 @@ class ByteQueue {
     this.length -= out.length;
     return out;
   }
-  /** Reads the source to its end: a writer blocked on a full pipe gets to finish. */
-  async drain(): Promise<void> {
-    this.chunks = [];
-    this.length = 0;
-    for (let r = await this.it.next(); !r.done; r = await this.it.next()) { /* discard */ }
-  }
   async skip(n: number): Promise<void> {
     while (n > 0) {
       const step = Math.min(n, 1 << 20);
@@ -118,13 +112,17 @@ interface Header {
   dataBlocks: number;
 }
 
-/** Headers of a tar stream, in order; the caller consumes or skips each entry's data blocks. */
-async function* headers(q: ByteQueue): AsyncGenerator<Header> {
+/**
+ * Headers of a tar stream, in order; the caller consumes or skips each entry's data blocks.
+ * With `whole`, a stream that ends without its end-of-archive block is an error, not the end.
+ */
+async function* headers(q: ByteQueue, whole = false): AsyncGenerator<Header> {
   let pax: Record<string, string> = {};
   let longName: string | undefined;
   let longLink: string | undefined;
   for (;;) {
     const h = await q.take(BLOCK);
+    if (h === undefined && whole) throw new Error('tar: unexpected end of archive (no end-of-archive block)');
     if (h === undefined || h.every((b) => b === 0)) return;
     const flag = String.fromCharCode(h[156]!);
     let size = octal(h, 124, 12);
@@ -175,14 +173,17 @@ export async function* readTar(source: AsyncIterable<Buffer> | Iterable<Buffer>,
 /**
  * Every entry of a tar stream with its data as a stream of chunks, for members too large to
  * hold in memory (the layers of a `docker save` stream). `visit` reads as much of `data` as it
- * wants before it settles; whatever it left is skipped.
+ * wants before it settles; whatever it left is skipped. Settles at the end-of-archive blocks
+ * (a stream that ends before them is cut off, and rejects):
+ * whatever follows them is left unread, and the caller stops the producer (a `docker save`
+ * still removing its temp dir, or a writer blocked on a full pipe).
  */
 export async function eachTarEntry(
   source: AsyncIterable<Buffer> | Iterable<Buffer>,
   visit: (entry: ReadEntry, data: AsyncIterable<Buffer>) => Promise<void>,
 ): Promise<void> {
   const q = queueOf(source);
-  for await (const { entry, size, dataBlocks } of headers(q)) {
+  for await (const { entry, size, dataBlocks } of headers(q, true)) {
     let left = size;
     const data = (async function* () {
       while (left > 0) {
@@ -195,8 +196,6 @@ export async function eachTarEntry(
     await visit(entry, data);
     await q.skip(left + (dataBlocks - size));
   }
-  // Padding after the end-of-archive blocks: left unread, a producer on a pipe would never exit.
-  await q.drain();
 }
 
 /** Open a layer blob (gzip or plain tar, detected by magic) as a stream of tar bytes. */
