@@ -47,6 +47,8 @@ interface FakeEngine {
 interface FakeSave {
   /** Stop the save after this many bytes, breaking the connection. */
   cut?: number;
+  /** Send this many bytes of the save, then nothing more (the connection stays open). */
+  stall?: number;
   /**
    * Send the whole save, then hold the connection as dockerd does while it removes its temp dir
    * (moby tarexport: a deferred RemoveAll before the response ends), here for up to 30 s.
@@ -65,6 +67,7 @@ async function fakeEngine(name: string, img: { bytes: Buffer; diffIds: string[] 
     if (req.url === '/images/get?names=x%3A1') {
       res.writeHead(200, { 'content-type': 'application/x-tar' });
       if (how.cut !== undefined) return void res.write(img.bytes.subarray(0, how.cut), () => res.socket?.destroy());
+      if (how.stall !== undefined) return void res.write(img.bytes.subarray(0, how.stall));
       if (!how.linger) return void res.end(img.bytes);
       res.write(img.bytes);
       const giveUp = setTimeout(() => {
@@ -132,6 +135,15 @@ describe('docker-daemon: from the engine socket', () => {
     const engine = await fakeEngine('unended', unended);
     await assert.rejects(copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket: engine.socket }), await openOciLayoutSink(join(tmp, 'unended'), 'v1')),
       (e: Error & { code?: string }) => e.code === 'image.archive-invalid' && /broke off \(tar: unexpected end of archive \(no end-of-archive block\)\)/.test(e.message));
+  });
+
+  it('a save stopped by the caller says so, not that the tar broke off', async () => {
+    const engine = await fakeEngine('stall', img, { stall: 2 * 1048576 });
+    const stop = new AbortController();
+    const source = await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket: engine.socket, signal: stop.signal });
+    const copied = copyImage(source, await openOciLayoutSink(join(tmp, 'stall'), 'v1'));
+    setTimeout(() => stop.abort(), 300);
+    await assert.rejects(copied, (e: Error & { code?: string }) => e.code === 'exec.aborted' && /docker save x:1: aborted/.test(e.message));
   });
 
   it('nothing listening: the CLI\'s words and what to do', async () => {
