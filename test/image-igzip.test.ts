@@ -132,7 +132,7 @@ describe('igzip members kept as files (pgzip-files.ts, the docker-daemon: path)'
   it('gives byte for byte what ParallelGzip gives with the same engine, around block edges, and leaves only the members', { timeout: 120_000 }, async (t) => {
     const igzip = await engine(t);
     if (!igzip || !isFileEngine(igzip)) return;
-    const small = { ...igzip, block: 1 << 20 }; // many blocks from a few MiB
+    const small = { ...igzip, block: 1 << 20, fileBlock: 1 << 20 }; // many blocks from a few MiB
     for (const data of [Buffer.alloc(0), Buffer.from('x'), layerLike((1 << 20) - 1), layerLike(1 << 20), layerLike(3 * (1 << 20) + 4097)]) {
       const dir = mkdtempSync(join(tmpdir(), 'hoist-gzfiles-'));
       const r = await (await gzipToFiles(Readable.from(chunked(data, 65_536)), small, 1, dir, 'layer-0')).done;
@@ -154,7 +154,7 @@ describe('igzip members kept as files (pgzip-files.ts, the docker-daemon: path)'
     let running = 0;
     let peak = 0;
     const held: typeof igzip = {
-      ...igzip, block: 1 << 20, inFlight: 2,
+      ...igzip, block: 1 << 20, fileBlock: 1 << 20, inFlight: 2,
       memberFile: async (i, o, l) => {
         peak = Math.max(peak, ++running);
         try {
@@ -190,7 +190,7 @@ describe('igzip members kept as files (pgzip-files.ts, the docker-daemon: path)'
     const igzip = await engine(t);
     if (!igzip || !isFileEngine(igzip)) return;
     let calls = 0;
-    const failing: typeof igzip = { ...igzip, block: 1 << 20, memberFile: (i, o, l) => (++calls === 2 ? Promise.reject(new Error('igzip died')) : igzip.memberFile(i, o, l)) };
+    const failing: typeof igzip = { ...igzip, block: 1 << 20, fileBlock: 1 << 20, memberFile: (i, o, l) => (++calls === 2 ? Promise.reject(new Error('igzip died')) : igzip.memberFile(i, o, l)) };
     const dir = mkdtempSync(join(tmpdir(), 'hoist-gzfiles-'));
     writeFileSync(join(dir, 'other'), 'not ours');
     await assert.rejects(gzipToFiles(Readable.from(chunked(layerLike(5 << 20), 65_536)), failing, 1, dir, 'layer-0').then((job) => job.done), /igzip died/);

@@ -67,6 +67,7 @@ export async function gzipToFiles(
   let n = 0;
   let block: BlockFile | undefined;
   let failed: { err: unknown } | undefined;
+  const blockSize = engine.fileBlock ?? engine.block;
   // Members are hashed in order as they complete, each one while later ones still compress.
   let hashed: Promise<void> = Promise.resolve();
 
@@ -109,10 +110,10 @@ export async function gzipToFiles(
       let rest = chunk;
       while (rest.length > 0) {
         block ??= await next();
-        const take = Math.min(rest.length, engine.block - block.bytes);
+        const take = Math.min(rest.length, blockSize - block.bytes);
         await block.write(rest.subarray(0, take));
         rest = rest.subarray(take);
-        if (block.bytes === engine.block) {
+        if (block.bytes === blockSize) {
           const full = block;
           block = undefined;
           await start(full);

@@ -36,6 +36,8 @@ export interface GzipEngine {
    * written to `output`. gzipToFiles() then keeps the members on disk as they are.
    */
   memberFile?(input: string, output: string, level: number): Promise<void>;
+  /** Input bytes per member file to file (default `block`): no block is held in memory there. */
+  readonly fileBlock?: number;
 }
 
 /**
