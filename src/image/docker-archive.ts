@@ -13,7 +13,7 @@ import { HoistError } from '../errors.ts';
 import { type Descriptor, MEDIA, rawManifest, sha256Digest } from './descriptor.ts';
 import { verifyingStream } from './digest-stream.ts';
 import type { ImageSource } from './source.ts';
-import { chain } from './streams.ts';
+import { chain, FILE_READ_CHUNK } from './streams.ts';
 import { type TarMember, indexTar, member } from './tar-index.ts';
 import type { Digest } from '../model/reference.ts';
 
@@ -81,7 +81,7 @@ export async function openDockerArchiveSource(file: string, opts: DockerArchiveO
     blob: (desc) => () => {
       if (desc.digest === configDesc.digest) return chain(bufferStream(configBytes), verifyingStream(desc.digest, desc.size));
       const m = locations.get(desc.digest)!;
-      const stream = m.size === 0 ? bufferStream(Buffer.alloc(0)) : createReadStream(file, { start: m.offset, end: m.offset + m.size - 1, highWaterMark: 256 * 1024 });
+      const stream = m.size === 0 ? bufferStream(Buffer.alloc(0)) : createReadStream(file, { start: m.offset, end: m.offset + m.size - 1, highWaterMark: FILE_READ_CHUNK });
       return chain(stream, verifyingStream(desc.digest, desc.size));
     },
     close: async () => opts.onClose?.(),

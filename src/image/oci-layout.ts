@@ -13,7 +13,7 @@ import type { Digest } from '../model/reference.ts';
 import { type Descriptor, type ImageIndex, MEDIA, type RawManifest, checkManifestSize, manifestMediaType } from './descriptor.ts';
 import { HashingStream, verifyingStream } from './digest-stream.ts';
 import type { BlobOpener, BlobOutcome, ImageSink, ImageSource } from './source.ts';
-import { chain } from './streams.ts';
+import { chain, FILE_READ_CHUNK } from './streams.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 
 const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -62,8 +62,8 @@ export async function openOciLayoutSource(dir: string, tag?: string): Promise<Im
     name: `oci:${dir}${tag ? `:${tag}` : ''}`,
     manifest: () => readManifestBlob(dir, entry),
     manifestByDigest: (desc) => readManifestBlob(dir, desc),
-    blob: (desc) => () => chain(createReadStream(blobPath(dir, desc.digest), { highWaterMark: 256 * 1024 }), verifyingStream(desc.digest, desc.size)),
-    unverifiedBlob: (desc) => () => createReadStream(blobPath(dir, desc.digest), { highWaterMark: 256 * 1024 }),
+    blob: (desc) => () => chain(createReadStream(blobPath(dir, desc.digest), { highWaterMark: FILE_READ_CHUNK }), verifyingStream(desc.digest, desc.size)),
+    unverifiedBlob: (desc) => () => createReadStream(blobPath(dir, desc.digest), { highWaterMark: FILE_READ_CHUNK }),
     close: async () => {},
   };
 }

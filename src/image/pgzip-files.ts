@@ -19,6 +19,7 @@ import { Readable } from 'node:stream';
 import type { Digest } from '../model/reference.ts';
 import { type Semaphore, semaphore } from './limit.ts';
 import type { GzipEngine } from './pgzip.ts';
+import { FILE_READ_CHUNK } from './streams.ts';
 
 export interface GzipFiles {
   /** The members, in order: their concatenation is the compressed blob. */
@@ -190,6 +191,6 @@ async function hashInto(path: string, hash: ReturnType<typeof createHash>, buf: 
 /** The files, one after another, as one stream. */
 export function concatFiles(files: readonly string[]): Readable {
   return Readable.from((async function* () {
-    for (const f of files) yield* createReadStream(f, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>;
+    for (const f of files) yield* createReadStream(f, { highWaterMark: FILE_READ_CHUNK }) as AsyncIterable<Buffer>;
   })(), { objectMode: false });
 }
