@@ -165,17 +165,22 @@ class DaemonSource implements ImageSource {
     const consumed = spool.consume(input);
     // A consumer that fails (disk full, a broken stream) stops the save through the sink's error.
     consumed.catch((err: unknown) => input.destroy(err instanceof Error ? err : new Error(String(err))));
-    const whole = new AbortController();
-    const signal = this.opts.signal ? AbortSignal.any([this.opts.signal, whole.signal]) : whole.signal;
-    const saved = this.#engine.save(this.image, input, SAVE_TIMEOUT_MS, signal);
+    // Stops the save for the caller, or for hoist once the archive is whole. (AbortSignal.any
+    // would do, but only from Node 20.3; package.json allows every Node 20.)
+    const stop = new AbortController();
+    const callerStopped = (): void => stop.abort();
+    this.opts.signal?.addEventListener('abort', callerStopped, { once: true });
+    if (this.opts.signal?.aborted) stop.abort();
+    const saved = this.#engine.save(this.image, input, SAVE_TIMEOUT_MS, stop.signal);
     saved.catch(() => {}); // settled below, or of no interest once the archive is whole
     const c = await consumed.then(() => undefined, (err: unknown) => ({ err }));
+    this.opts.signal?.removeEventListener('abort', callerStopped);
     if (c === undefined) {
       // The archive is whole: its end-of-archive blocks are read and every layer is spooled. The
       // engine is only removing its temp dir now (moby tarexport save(): a deferred RemoveAll
       // after the copy, before the response ends): 0.35 s on the bench image that nothing
       // needs to wait for. Both ways to the engine are stopped; there is nothing left to read.
-      whole.abort();
+      stop.abort();
       await saved.catch(() => {});
     } else {
       // The engine's own words first (no such image, daemon down), else what broke the stream.
