@@ -32,10 +32,8 @@ export async function timed(cmd: string, args: string[], env = cleanEnv(), input
   return ms / 1000;
 }
 
-export async function measure(scenario: string, tool: string, once: () => Promise<number>, note?: string): Promise<Stat> {
-  const xs: number[] = [];
-  for (let i = 0; i < RUNS; i++) xs.push(await once());
-  return record(scenario, tool, xs, note);
+export async function measure(scenario: string, tool: string, once: () => Promise<number>): Promise<Stat> {
+  return (await measureInterleaved(scenario, [[tool, once]])).get(tool)!;
 }
 
 /**
@@ -49,9 +47,9 @@ async function measureInterleaved(scenario: string, tools: [string, () => Promis
   return new Map(tools.map(([tool]) => [tool, record(scenario, tool, runs.get(tool)!)]));
 }
 
-function record(scenario: string, tool: string, xs: number[], note?: string): Stat {
+function record(scenario: string, tool: string, xs: number[]): Stat {
   const s = stat(xs);
-  rows.push({ scenario, tool, stat: s, ...(note ? { note } : {}) });
+  rows.push({ scenario, tool, stat: s });
   process.stderr.write(`${scenario.padEnd(34)} ${tool.padEnd(26)} min ${s.min.toFixed(2)} s  median ${s.median.toFixed(2)} s\n`);
   return s;
 }

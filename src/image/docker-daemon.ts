@@ -17,7 +17,7 @@
 // moby/moby#47065). Those go through untouched, their name checked and their diffID computed
 // by a gunzip on the side, so the registry gets the very blobs the engine pulled or built.
 
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
@@ -36,7 +36,7 @@ import { semaphore, type Semaphore } from './limit.ts';
 import { type GzipEngine, ParallelGzip, ZLIB } from './pgzip.ts';
 import { concatFiles, gzipToFiles, isFileEngine } from './pgzip-files.ts';
 import type { BlobOpener, ImageSource, KnownLayer } from './source.ts';
-import { chain, DEFAULT_COMPRESSION_LEVEL, FILE_READ_CHUNK } from './streams.ts';
+import { chain, DEFAULT_COMPRESSION_LEVEL } from './streams.ts';
 import { eachTarEntry, type ReadEntry } from './tar-read.ts';
 
 /** The slice of exec's Runner this needs (image/ may not import its sibling exec/). */
@@ -140,7 +140,7 @@ class DaemonSource implements ImageSource {
     if (loaded && desc.digest === loaded.configDesc.digest) return Readable.from([loaded.config]);
     const files = this.#files.get(desc.digest);
     if (files === undefined) throw new HoistError(`${this.name} has no blob ${desc.digest}`, { code: 'image.not-found', op: 'read docker save' });
-    return files.length === 1 ? createReadStream(files[0]!, { highWaterMark: FILE_READ_CHUNK }) : concatFiles(files);
+    return concatFiles(files);
   }
 
   #current: Loaded | undefined;

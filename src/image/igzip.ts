@@ -66,7 +66,6 @@ export function igzipEngine(opts: IgzipOptions): GzipEngine {
 }
 
 async function igzipMember(opts: IgzipOptions, parts: readonly Buffer[], level: number): Promise<Buffer> {
-  checkLevel(level);
   // A directory per block: nothing to collide with, one rm whatever happened.
   const dir = await mkdtemp(join(opts.tmpDir ?? tmpdir(), 'hoist-igzip-'));
   try {

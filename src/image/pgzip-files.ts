@@ -188,8 +188,9 @@ async function hashInto(path: string, hash: ReturnType<typeof createHash>, buf: 
   }
 }
 
-/** The files, one after another, as one stream. */
+/** The files, one after another, as one stream (one file: its own read stream, no extra stage). */
 export function concatFiles(files: readonly string[]): Readable {
+  if (files.length === 1) return createReadStream(files[0]!, { highWaterMark: FILE_READ_CHUNK });
   return Readable.from((async function* () {
     for (const f of files) yield* createReadStream(f, { highWaterMark: FILE_READ_CHUNK }) as AsyncIterable<Buffer>;
   })(), { objectMode: false });
