@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -105,6 +106,35 @@ describe('docker-daemon: from the engine socket', () => {
     assert.equal(viaSocket.stats.compressed, 2);
     // The layer list is asked for because the copy may know layers from the digest cache.
     assert.deepEqual(engine.seen.sort(), ['GET /images/get?names=x%3A1 HTTP/1.0', 'GET /images/x%3A1/json HTTP/1.0']);
+  });
+
+  it('a head split across reads and a body sent in odd small pieces give the same image', async () => {
+    // dockerd's head and body come in whatever pieces the socket gives: the head may end in a
+    // later read than it began, and the body's first bytes may share a read with it.
+    const socket = join(tmp, 'pieces.sock');
+    const head = Buffer.from('HTTP/1.0 200 OK\r\nContent-Type: application/x-tar\r\n\r\n');
+    const whole = Buffer.concat([head, img.bytes]);
+    const cuts = [20, head.length - 3, head.length + 5];
+    for (let at = head.length + 5; at < whole.length; at += 1 + ((at * 7919) % 65_537)) cuts.push(at);
+    cuts.push(whole.length);
+    const server = createNetServer((conn) => conn.once('data', async (req: Buffer) => {
+      conn.on('error', () => {}); // hoist may close first once the archive is whole
+      if (!req.toString('latin1').startsWith('GET /images/get?')) {
+        return void conn.end(`HTTP/1.0 200 OK\r\n\r\n${JSON.stringify({ RootFS: { Type: 'layers', Layers: img.diffIds } })}`);
+      }
+      for (let i = 0, from = 0; i < cuts.length && !conn.destroyed; from = cuts[i++]!) {
+        if (!conn.write(whole.subarray(from, cuts[i]))) await new Promise((r) => conn.once('drain', r));
+        if (i < 4) await new Promise((r) => setTimeout(r, 20));
+      }
+      conn.end();
+    }));
+    await new Promise<void>((r) => server.listen(socket, r));
+    after(() => new Promise<void>((r) => server.close(() => r())));
+    const viaPieces = await copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket }), await openOciLayoutSink(join(tmp, 'pieces'), 'v1'));
+    const engine = await fakeEngine('whole', img);
+    const viaWhole = await copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket: engine.socket }), await openOciLayoutSink(join(tmp, 'whole'), 'v1'));
+    assert.equal(viaPieces.digest, viaWhole.digest);
+    assert.equal(viaPieces.stats.compressed, 2);
   });
 
   it('an image the engine does not hold: its own message, as the CLI would print it', async () => {
