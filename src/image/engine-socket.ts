@@ -78,36 +78,29 @@ interface EngineAnswer {
 function engineGet(socket: string, path: string): Promise<EngineAnswer> {
   const at = `unix://${socket}`;
   return new Promise((resolve, reject) => {
-    let head: Buffer | undefined = Buffer.alloc(0);
+    let head = Buffer.alloc(0);
     let body: EngineBody | undefined;
-    const sock: Socket = connect({
-      path: socket,
-      onread: {
-        buffer: Buffer.allocUnsafe(CHUNK),
-        // `false` pauses the socket until the body is read from again (EngineBody._read).
-        callback: (n: number, buf: Uint8Array): boolean => {
-          const bytes = (buf as Buffer).subarray(0, n);
-          if (body) return body.copyIn(bytes);
-          head = Buffer.concat([head!, bytes]);
-          const end = head.indexOf('\r\n\r\n');
-          if (end < 0) {
-            if (head.length > MAX_DOC) {
-              reject(new Error(`the engine at ${at} sent no HTTP response head`));
-              sock.destroy();
-            }
-            return true;
-          }
-          sock.off('error', failed);
-          sock.off('end', early);
-          const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head.toString('latin1', 0, Math.min(end, 64)))?.[1] ?? 0);
-          const rest = head.subarray(end + 4);
-          head = undefined;
-          body = new EngineBody(sock);
-          resolve({ status, body });
-          return body.copyIn(rest);
-        },
-      },
-    });
+    const received = (bytes: Buffer): void => {
+      if (body) return body.copyIn(bytes);
+      head = Buffer.concat([head, bytes]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (head.length > MAX_DOC) {
+          reject(new Error(`the engine at ${at} sent no HTTP response head`));
+          sock.destroy();
+        }
+        return;
+      }
+      sock.off('error', failed);
+      sock.off('end', early);
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head.toString('latin1', 0, Math.min(end, 64)))?.[1] ?? 0);
+      body = new EngineBody(sock);
+      resolve({ status, body });
+      body.copyIn(head.subarray(end + 4));
+    };
+    // Never `false` (that would pause here): the body pauses the socket itself while its reader
+    // is full (EngineBody.#flush), whether a read or its flush timer handed the bytes on.
+    const sock: Socket = connect({ path: socket, onread: { buffer: Buffer.allocUnsafe(CHUNK), callback: (n, buf) => (received((buf as Buffer).subarray(0, n)), true) } });
     sock.once('connect', () => sock.write(`GET ${path} HTTP/1.0\r\nHost: docker\r\nUser-Agent: hoist\r\n\r\n`));
     const failed = (err: NodeJS.ErrnoException): void => reject(new Error(err.code === 'EACCES'
       ? `permission denied while trying to connect to the Docker daemon socket at ${at}`
@@ -147,12 +140,11 @@ class EngineBody extends Readable {
     });
   }
 
-  /** Copies `bytes` in; false when the reader is full and the socket should pause. */
-  copyIn(bytes: Buffer): boolean {
-    let room = true;
+  /** Copies `bytes` in, handing on a block as it fills. */
+  copyIn(bytes: Buffer): void {
     for (let at = 0; at < bytes.length;) {
       if (this.#used === CHUNK) {
-        room = this.#flush() && room;
+        this.#flush();
         this.#block = Buffer.allocUnsafe(CHUNK);
         this.#used = 0;
         this.#from = 0;
@@ -163,19 +155,16 @@ class EngineBody extends Readable {
       at += n;
     }
     if (this.#used > this.#from) this.#timer ??= setTimeout(() => this.#flush(), FLUSH_MS);
-    return room;
   }
 
-  /** Hands on what is waiting; false when the reader is full (the socket is paused then). */
-  #flush(): boolean {
+  /** Hands on what is waiting; pauses the socket while the reader is full (resumed by _read). */
+  #flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#used === this.#from || this.destroyed) return true;
+    if (this.#used === this.#from || this.destroyed) return;
     const slice = this.#block.subarray(this.#from, this.#used);
     this.#from = this.#used;
-    const room = this.push(slice);
-    if (!room) this.sock.pause();
-    return room;
+    if (!this.push(slice)) this.sock.pause();
   }
 
   override _read(): void {
