@@ -11,6 +11,7 @@ import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 
 import { copyImage } from '../src/image/copy.ts';
 import { openDockerDaemonSource, type SaveRunner } from '../src/image/docker-daemon.ts';
@@ -89,6 +90,13 @@ async function fakeEngine(name: string, img: { bytes: Buffer; diffIds: string[] 
   return { socket, seen, server, saveClosed };
 }
 
+/** The layers of the manifest `digest` in an OCI layout, gunzipped. */
+function layersUnpacked(dir: string, digest: string): Buffer[] {
+  const blob = (d: string) => readFileSync(join(dir, 'blobs', 'sha256', d.slice('sha256:'.length)));
+  const manifest = JSON.parse(blob(digest).toString('utf8')) as { layers: { digest: string }[] };
+  return manifest.layers.map((l) => gunzipSync(blob(l.digest)));
+}
+
 /** Fails the test if hoist reaches for the docker CLI at all. */
 const noCli: SaveRunner = (req) => Promise.reject(new Error(`the docker CLI was run: docker ${req.args.join(' ')}`));
 
@@ -135,6 +143,9 @@ describe('docker-daemon: from the engine socket', () => {
     const viaWhole = await copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket: engine.socket }), await openOciLayoutSink(join(tmp, 'whole'), 'v1'));
     assert.equal(viaPieces.digest, viaWhole.digest);
     assert.equal(viaPieces.stats.compressed, 2);
+    // The socket reads straight into the blocks it hands on: every layer, unpacked again, is
+    // still the bytes the engine sent (its diffID), not a block overwritten by a later read.
+    assert.deepEqual(layersUnpacked(join(tmp, 'pieces'), viaPieces.digest).map(sha), img.diffIds);
   });
 
   it('an image the engine does not hold: its own message, as the CLI would print it', async () => {
