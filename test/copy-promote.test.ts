@@ -158,24 +158,35 @@ function onlyIgzip(): string {
   return dir;
 }
 
+/** A DOCKER_CONFIG whose context `hoist-tcp` points the docker CLI at the engine's tcp port. */
+async function tcpContext(): Promise<string> {
+  const dir = mkdtempSync(join(tmp, 'context-'));
+  await runOk('docker', ['context', 'create', 'hoist-tcp', '--docker', 'host=tcp://127.0.0.1:2375'], { env: cleanEnv({ DOCKER_CONFIG: dir }) });
+  return dir;
+}
+
 describe('hoist copy docker-daemon: → CNCF registry', { skip: missing }, () => {
   // Both compressors a user can get: igzip (the default when installed) and Node's zlib; and
-  // both ways to the engine: its unix socket read directly (engine-socket.ts), and the docker
-  // CLI, which hoist leaves tcp:// engines (and contexts, TLS, ssh://) to.
+  // every way to the engine: its unix socket and its plain tcp:// port (the seed's DinD service)
+  // read directly (engine-socket.ts), and the docker CLI, which hoist leaves contexts (and TLS,
+  // ssh://) to.
   const cases = [
-    { compressor: 'igzip', via: 'unix', host: 'unix:///var/run/docker.sock' },
-    { compressor: 'zlib', via: 'tcp', host: 'tcp://127.0.0.1:2375' },
+    { compressor: 'igzip', via: 'unix' },
+    { compressor: 'zlib', via: 'tcp' },
+    { compressor: 'zlib', via: 'context' },
   ] as const;
-  for (const { compressor, via, host } of cases) {
-    it(`gzips docker save layers on the fly (${compressor}, ${via === 'unix' ? 'engine socket' : 'docker CLI over tcp'}); skopeo and docker see the digest; a re-copy recompresses nothing`, async (t) => {
-      if (await skipUnless(t, ...(compressor === 'igzip' ? ['igzip' as const] : []), ...(via === 'tcp' ? ['docker-tcp' as const] : []))) return;
+  for (const { compressor, via } of cases) {
+    const how = { unix: 'engine socket', tcp: 'tcp:// engine, no CLI', context: 'docker CLI through a context' }[via];
+    it(`gzips docker save layers on the fly (${compressor}, ${how}); skopeo and docker see the digest; a re-copy recompresses nothing`, async (t) => {
+      if (await skipUnless(t, ...(compressor === 'igzip' ? ['igzip' as const] : []), ...(via !== 'unix' ? ['docker-tcp' as const] : []))) return;
+      // Read directly, hoist needs no docker CLI: its PATH then holds igzip and nothing else.
+      const engine: Record<string, string> = via === 'context' ? { DOCKER_CONTEXT: 'hoist-tcp', DOCKER_CONFIG: await tcpContext() }
+        : { DOCKER_HOST: via === 'unix' ? 'unix:///var/run/docker.sock' : 'tcp://127.0.0.1:2375', PATH: onlyIgzip() };
       const registry = await startCncfRegistry({ auth: 'none' });
       after(() => registry.stop());
       const base = await ensureDockerBaseImage();
       const dst = `docker://${registry.host}/daemon/busybox:v1`;
-      // Over the socket hoist needs no docker CLI: its PATH here holds igzip and nothing else.
-      const path: Record<string, string> = via === 'unix' ? { PATH: onlyIgzip() } : {};
-      const r = await hoistOk(['copy', `docker-daemon:${base.tag}`, dst, '--json', '--compressor', compressor], { DOCKER_HOST: host, ...path });
+      const r = await hoistOk(['copy', `docker-daemon:${base.tag}`, dst, '--json', '--compressor', compressor], engine);
       const report = JSON.parse(r.stdout) as { digest: string; compressor: string; stats: { compressed: number; present: number } };
       assert.ok(report.stats.compressed >= 1);
       assert.equal(report.compressor, compressor);
@@ -184,7 +195,7 @@ describe('hoist copy docker-daemon: → CNCF registry', { skip: missing }, () =>
       assert.equal(pulled.digest, report.digest);
       assert.equal(pulled.out, 'ran\n');
       const logFrom = registry.log().length;
-      const again = JSON.parse((await hoistOk(['copy', `docker-daemon:${base.tag}`, dst, '--json'], { DOCKER_HOST: host, ...path })).stdout) as typeof report & { manifest: string };
+      const again = JSON.parse((await hoistOk(['copy', `docker-daemon:${base.tag}`, dst, '--json'], engine)).stdout) as typeof report & { manifest: string };
       assert.equal(again.digest, report.digest);
       assert.equal(again.stats.compressed, 0, 'digest cache: nothing recompressed');
       assert.equal(again.manifest, 'unchanged');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -15,7 +15,7 @@ import { gunzipSync } from 'node:zlib';
 
 import { copyImage } from '../src/image/copy.ts';
 import { openDockerDaemonSource, type SaveRunner } from '../src/image/docker-daemon.ts';
-import { engineSocket } from '../src/image/engine-socket.ts';
+import { type EngineEndpoint, engineEndpoint } from '../src/image/engine-socket.ts';
 import { openOciLayoutSink } from '../src/image/oci-layout.ts';
 import { catRunner } from './support/docker-archive.ts';
 import { tar } from './support/tar.ts';
@@ -40,6 +40,8 @@ function save(): { bytes: Buffer; diffIds: string[] } {
 
 interface FakeEngine {
   socket: string;
+  /** Where hoist reaches it: the unix socket, or with `tcp` a loopback port. */
+  endpoint: EngineEndpoint;
   seen: string[];
   server: Server;
   /** With `linger`: settles once the save's connection is closed, saying who closed it. */
@@ -56,6 +58,8 @@ interface FakeSave {
    * (moby tarexport: a deferred RemoveAll before the response ends), here for up to 30 s.
    */
   linger?: boolean;
+  /** Listen on a loopback TCP port (a DinD service's tcp://docker:2375) instead of a unix socket. */
+  tcp?: boolean;
 }
 
 /** dockerd's two endpoints hoist uses, for image x:1. */
@@ -85,9 +89,10 @@ async function fakeEngine(name: string, img: { bytes: Buffer; diffIds: string[] 
     if (req.url === '/images/x%3A1/json') return void res.end(JSON.stringify({ Id: 'sha256:x', RootFS: { Type: 'layers', Layers: img.diffIds } }));
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `No such image: ${decodeURIComponent(req.url!.replace(/^.*names=|^\/images\/|\/json$/g, ''))}` }));
   });
-  await new Promise<void>((r) => server.listen(socket, r));
+  await new Promise<void>((r) => (how.tcp ? server.listen(0, '127.0.0.1', r) : server.listen(socket, r)));
   after(() => new Promise<void>((r) => server.close(() => r())));
-  return { socket, seen, server, saveClosed };
+  const endpoint: EngineEndpoint = how.tcp ? { kind: 'tcp', host: '127.0.0.1', port: (server.address() as AddressInfo).port } : unix(socket);
+  return { socket, endpoint, seen, server, saveClosed };
 }
 
 /** The layers of the manifest `digest` in an OCI layout, gunzipped. */
@@ -96,6 +101,8 @@ function layersUnpacked(dir: string, digest: string): Buffer[] {
   const manifest = JSON.parse(blob(digest).toString('utf8')) as { layers: { digest: string }[] };
   return manifest.layers.map((l) => gunzipSync(blob(l.digest)));
 }
+
+const unix = (path: string) => ({ kind: 'unix' as const, path });
 
 /** Fails the test if hoist reaches for the docker CLI at all. */
 const noCli: SaveRunner = (req) => Promise.reject(new Error(`the docker CLI was run: docker ${req.args.join(' ')}`));
@@ -106,7 +113,7 @@ describe('docker-daemon: from the engine socket', () => {
 
   it('reads the save and the layer list over the socket (HTTP/1.0, no CLI) into the same image the CLI path gives', async () => {
     const engine = await fakeEngine('ok', img);
-    const viaSocket = await copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket: engine.socket }), await openOciLayoutSink(join(tmp, 'sock'), 'v1'));
+    const viaSocket = await copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, endpoint: unix(engine.socket) }), await openOciLayoutSink(join(tmp, 'sock'), 'v1'));
     const file = join(tmp, 'save.tar');
     writeFileSync(file, img.bytes);
     const viaCli = await copyImage(await openDockerDaemonSource('x:1', { run: catRunner(file, img.diffIds), env: {} }), await openOciLayoutSink(join(tmp, 'cli'), 'v1'));
@@ -138,9 +145,9 @@ describe('docker-daemon: from the engine socket', () => {
     }));
     await new Promise<void>((r) => server.listen(socket, r));
     after(() => new Promise<void>((r) => server.close(() => r())));
-    const viaPieces = await copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket }), await openOciLayoutSink(join(tmp, 'pieces'), 'v1'));
+    const viaPieces = await copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, endpoint: unix(socket) }), await openOciLayoutSink(join(tmp, 'pieces'), 'v1'));
     const engine = await fakeEngine('whole', img);
-    const viaWhole = await copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket: engine.socket }), await openOciLayoutSink(join(tmp, 'whole'), 'v1'));
+    const viaWhole = await copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, endpoint: unix(engine.socket) }), await openOciLayoutSink(join(tmp, 'whole'), 'v1'));
     assert.equal(viaPieces.digest, viaWhole.digest);
     assert.equal(viaPieces.stats.compressed, 2);
     // The socket reads straight into the blocks it hands on: every layer, unpacked again, is
@@ -148,9 +155,29 @@ describe('docker-daemon: from the engine socket', () => {
     assert.deepEqual(layersUnpacked(join(tmp, 'pieces'), viaPieces.digest).map(sha), img.diffIds);
   });
 
+  it('over TCP (a DinD service without TLS): the same request, the same image', async () => {
+    const viaUnix = await fakeEngine('tcp-unix', img);
+    const viaTcp = await fakeEngine('tcp', img, { tcp: true });
+    const copy = async (e: FakeEngine, out: string) => copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, endpoint: e.endpoint }), await openOciLayoutSink(join(tmp, out), 'v1'));
+    assert.equal((await copy(viaTcp, 'tcp')).digest, (await copy(viaUnix, 'tcp-unix')).digest);
+    assert.deepEqual(viaTcp.seen, viaUnix.seen, 'the same requests, HTTP/1.0');
+    assert.ok(viaTcp.seen.includes('GET /images/get?names=x%3A1 HTTP/1.0'), viaTcp.seen.join(', '));
+  });
+
+  it('nothing listening on a tcp:// engine: the CLI\'s words and the DinD checklist', async () => {
+    const gone = createNetServer();
+    await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+    const port = (gone.address() as AddressInfo).port;
+    await new Promise<void>((r) => gone.close(() => r()));
+    await assert.rejects(copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, endpoint: { kind: 'tcp', host: '127.0.0.1', port } }), await openOciLayoutSink(join(tmp, 'tcp-nobody'), 'v1')),
+      (e: Error & { code?: string; hint?: string }) => e.code === 'image.daemon-failed'
+        && e.message.includes(`Cannot connect to the Docker daemon at tcp://127.0.0.1:${port}. Is the docker daemon running? (ECONNREFUSED)`)
+        && /DOCKER_HOST=tcp:\/\/docker:2375 with DOCKER_TLS_CERTDIR="".*privileged/.test(e.hint ?? ''));
+  });
+
   it('an image the engine does not hold: its own message, as the CLI would print it', async () => {
     const engine = await fakeEngine('missing', img);
-    await assert.rejects(copyImage(await openDockerDaemonSource('y:2', { run: noCli, env: {}, socket: engine.socket }), await openOciLayoutSink(join(tmp, 'missing'), 'v1')),
+    await assert.rejects(copyImage(await openDockerDaemonSource('y:2', { run: noCli, env: {}, endpoint: unix(engine.socket) }), await openOciLayoutSink(join(tmp, 'missing'), 'v1')),
       (e: Error & { code?: string; hint?: string }) => e.code === 'image.daemon-failed' && e.message === 'docker save y:2 failed: Error response from daemon: No such image: y:2'
         && /docker image ls/.test(e.hint ?? ''));
   });
@@ -158,14 +185,14 @@ describe('docker-daemon: from the engine socket', () => {
   it('a save cut off midway fails and tags nothing', async () => {
     const engine = await fakeEngine('cut', img, { cut: 2 * 1048576 });
     const out = join(tmp, 'cut');
-    await assert.rejects(copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket: engine.socket }), await openOciLayoutSink(out, 'v1')),
+    await assert.rejects(copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, endpoint: unix(engine.socket) }), await openOciLayoutSink(out, 'v1')),
       (e: Error & { code?: string }) => e.code === 'image.archive-invalid' && /docker save stream broke off/.test(e.message));
     assert.ok(!existsSync(join(out, 'index.json')) || !readFileSync(join(out, 'index.json'), 'utf8').includes('"v1"'), 'nothing tagged v1');
   });
 
   it('a whole archive ends the save: hoist does not wait while the engine removes its temp dir', async () => {
     const engine = await fakeEngine('linger', img, { linger: true });
-    const r = await copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket: engine.socket }), await openOciLayoutSink(join(tmp, 'linger'), 'v1'));
+    const r = await copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, endpoint: unix(engine.socket) }), await openOciLayoutSink(join(tmp, 'linger'), 'v1'));
     assert.equal(r.stats.compressed, 2);
     assert.equal(await engine.saveClosed, 'by hoist', 'hoist closed the connection once the end-of-archive blocks were in');
   });
@@ -174,14 +201,14 @@ describe('docker-daemon: from the engine socket', () => {
     const unended = { ...img, bytes: img.bytes.subarray(0, img.bytes.length - 1024) };
     assert.ok(unended.bytes.subarray(-512).some((b) => b !== 0), 'the last entry is still all there');
     const engine = await fakeEngine('unended', unended);
-    await assert.rejects(copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket: engine.socket }), await openOciLayoutSink(join(tmp, 'unended'), 'v1')),
+    await assert.rejects(copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, endpoint: unix(engine.socket) }), await openOciLayoutSink(join(tmp, 'unended'), 'v1')),
       (e: Error & { code?: string }) => e.code === 'image.archive-invalid' && /broke off \(tar: unexpected end of archive \(no end-of-archive block\)\)/.test(e.message));
   });
 
   it('a save stopped by the caller says so, not that the tar broke off', async () => {
     const engine = await fakeEngine('stall', img, { stall: 2 * 1048576 });
     const stop = new AbortController();
-    const source = await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket: engine.socket, signal: stop.signal });
+    const source = await openDockerDaemonSource('x:1', { run: noCli, env: {}, endpoint: unix(engine.socket), signal: stop.signal });
     const copied = copyImage(source, await openOciLayoutSink(join(tmp, 'stall'), 'v1'));
     setTimeout(() => stop.abort(), 300);
     await assert.rejects(copied, (e: Error & { code?: string }) => e.code === 'exec.aborted' && /docker save x:1: aborted/.test(e.message));
@@ -189,14 +216,14 @@ describe('docker-daemon: from the engine socket', () => {
 
   it('nothing listening: the CLI\'s words and what to do', async () => {
     const socket = join(tmp, 'nobody.sock');
-    await assert.rejects(copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, socket }), await openOciLayoutSink(join(tmp, 'nobody'), 'v1')),
+    await assert.rejects(copyImage(await openDockerDaemonSource('x:1', { run: noCli, env: {}, endpoint: unix(socket) }), await openOciLayoutSink(join(tmp, 'nobody'), 'v1')),
       (e: Error & { code?: string; hint?: string }) => e.code === 'image.daemon-failed'
         && e.message.includes(`Cannot connect to the Docker daemon at unix://${socket}. Is the docker daemon running?`)
         && /Start the Docker engine, or point DOCKER_HOST/.test(e.hint ?? ''));
   });
 });
 
-describe('engineSocket: only where the docker CLI would go the same way', () => {
+describe('engineEndpoint: only where the docker CLI would go the same way, in plain HTTP', () => {
   const home = (config?: unknown) => {
     const h = mkdtempSync(join(tmp, 'home-'));
     if (config !== undefined) {
@@ -205,20 +232,32 @@ describe('engineSocket: only where the docker CLI would go the same way', () => 
     }
     return h;
   };
-  const cases: [string, Record<string, string>, string | undefined][] = [
-    ['no DOCKER_HOST: the default socket', { HOME: home() }, '/var/run/docker.sock'],
-    ['DOCKER_HOST=unix://PATH', { DOCKER_HOST: 'unix:///run/user/1000/docker.sock', HOME: home() }, '/run/user/1000/docker.sock'],
-    ['DOCKER_HOST=tcp:// (DinD): the CLI', { DOCKER_HOST: 'tcp://docker:2376', HOME: home() }, undefined],
+  const tcp = (host: string, port: number) => ({ kind: 'tcp' as const, host, port });
+  const cases: [string, Record<string, string>, ReturnType<typeof unix> | ReturnType<typeof tcp> | undefined][] = [
+    ['no DOCKER_HOST: the default socket', { HOME: home() }, unix('/var/run/docker.sock')],
+    ['DOCKER_HOST=unix://PATH', { DOCKER_HOST: 'unix:///run/user/1000/docker.sock', HOME: home() }, unix('/run/user/1000/docker.sock')],
+    ['DOCKER_HOST=tcp://docker:2375 (the seed\'s DinD service)', { DOCKER_HOST: 'tcp://docker:2375', DOCKER_TLS_CERTDIR: '', HOME: home() }, tcp('docker', 2375)],
+    ['DOCKER_HOST=tcp://HOST without a port: 2375, as the CLI', { DOCKER_HOST: 'tcp://docker', HOME: home() }, tcp('docker', 2375)],
+    ['DOCKER_HOST=tcp://[::1]:2375/', { DOCKER_HOST: 'tcp://[::1]:2375/', HOME: home() }, tcp('::1', 2375)],
+    ['tcp:// with DOCKER_TLS_VERIFY=1 (DinD on 2376): the CLI', { DOCKER_HOST: 'tcp://docker:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/certs/client', HOME: home() }, undefined],
+    ['tcp:// with DOCKER_TLS_VERIFY=0: the CLI (it turns TLS on for any value)', { DOCKER_HOST: 'tcp://docker:2376', DOCKER_TLS_VERIFY: '0', HOME: home() }, undefined],
+    ['tcp:// with DOCKER_TLS=1: the CLI', { DOCKER_HOST: 'tcp://docker:2376', DOCKER_TLS: '1', HOME: home() }, undefined],
+    ['tcp:// behind HTTP_PROXY: the CLI (it would go through the proxy)', { DOCKER_HOST: 'tcp://docker:2375', HTTP_PROXY: 'http://proxy:3128', HOME: home() }, undefined],
+    ['tcp:// on loopback with http_proxy set: never proxied', { DOCKER_HOST: 'tcp://127.0.0.1:2375', http_proxy: 'http://proxy:3128', HOME: home() }, tcp('127.0.0.1', 2375)],
+    ['tcp:// with a path: the CLI', { DOCKER_HOST: 'tcp://docker:2375/engine', HOME: home() }, undefined],
+    ['tcp:// with port 0: the CLI', { DOCKER_HOST: 'tcp://docker:0', HOME: home() }, undefined],
     ['DOCKER_HOST=ssh://: the CLI', { DOCKER_HOST: 'ssh://me@build', HOME: home() }, undefined],
     ['DOCKER_CONTEXT names another context: the CLI', { DOCKER_CONTEXT: 'remote', HOME: home() }, undefined],
-    ['DOCKER_CONTEXT=default', { DOCKER_CONTEXT: 'default', HOME: home() }, '/var/run/docker.sock'],
+    ['DOCKER_CONTEXT names another context, even with DOCKER_HOST=tcp://', { DOCKER_CONTEXT: 'remote', DOCKER_HOST: 'tcp://docker:2375', HOME: home() }, undefined],
+    ['DOCKER_CONTEXT=default', { DOCKER_CONTEXT: 'default', HOME: home() }, unix('/var/run/docker.sock')],
     ['config.json: currentContext remote: the CLI', { HOME: home({ currentContext: 'remote' }) }, undefined],
-    ['config.json: currentContext default', { HOME: home({ currentContext: 'default', auths: {} }) }, '/var/run/docker.sock'],
+    ['config.json: currentContext default', { HOME: home({ currentContext: 'default', auths: {} }) }, unix('/var/run/docker.sock')],
     ['DOCKER_CONFIG dir wins over HOME', { DOCKER_CONFIG: join(home({ currentContext: 'remote' }), '.docker'), HOME: home() }, undefined],
-    ['DOCKER_HOST=unix:// overrides the current context', { DOCKER_HOST: 'unix:///var/run/docker.sock', HOME: home({ currentContext: 'remote' }) }, '/var/run/docker.sock'],
+    ['DOCKER_HOST=unix:// overrides the current context', { DOCKER_HOST: 'unix:///var/run/docker.sock', HOME: home({ currentContext: 'remote' }) }, unix('/var/run/docker.sock')],
+    ['DOCKER_HOST=tcp:// overrides the current context', { DOCKER_HOST: 'tcp://docker:2375', HOME: home({ currentContext: 'remote' }) }, tcp('docker', 2375)],
     ['config.json that does not parse: the CLI says what is wrong', { HOME: home('{not json') }, undefined],
   ];
   for (const [name, env, want] of cases) {
-    it(name, async () => assert.equal(await engineSocket(env), want));
+    it(name, async () => assert.deepEqual(await engineEndpoint(env), want));
   }
 });

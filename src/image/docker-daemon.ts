@@ -31,7 +31,7 @@ import type { Digest } from '../model/reference.ts';
 import { type Descriptor, MEDIA, type RawManifest, rawManifest, sha256Digest } from './descriptor.ts';
 import { type ArchiveEntry, BLOB_NAME, isGzip, pickImage } from './docker-archive.ts';
 import { HashingStream, verifyingStream } from './digest-stream.ts';
-import { type EngineAccess, socketEngine } from './engine-socket.ts';
+import { type EngineAccess, type EngineEndpoint, socketEngine } from './engine-socket.ts';
 import { semaphore, type Semaphore } from './limit.ts';
 import { type GzipEngine, ParallelGzip, ZLIB } from './pgzip.ts';
 import { concatFiles, gzipToFiles, isFileEngine } from './pgzip-files.ts';
@@ -57,10 +57,10 @@ export interface DockerDaemonOptions {
   /** Where compressed layers are spooled (default: the OS temp dir). */
   tmpDir?: string;
   /**
-   * The engine's unix socket, when it is where the docker CLI would go too (engineSocket()):
+   * The engine's socket, when it is where the docker CLI would go too, in plain HTTP (engineEndpoint()):
    * the save and the layer list are then read from it directly, without the CLI.
    */
-  socket?: string;
+  endpoint?: EngineEndpoint;
 }
 
 const SAVE_TIMEOUT_MS = 60 * 60_000;
@@ -102,7 +102,7 @@ class DaemonSource implements ImageSource {
 
   constructor(private readonly image: string, private readonly opts: DockerDaemonOptions) {
     this.name = `docker-daemon:${image}`;
-    this.#engine = opts.socket ? socketEngine(opts.socket) : cliEngine(opts.run, opts.env);
+    this.#engine = opts.endpoint ? socketEngine(opts.endpoint) : cliEngine(opts.run, opts.env);
   }
 
   useKnownLayers(known: KnownLayer): void {
@@ -249,6 +249,11 @@ function saveFailed(image: string, stderr: string, code: number): HoistError {
 
 /** What to do, by what the engine (or the way to it) said; the wording is the docker CLI's. */
 function daemonHint(said: string): string {
+  // A tcp:// engine that does not answer is, in CI, almost always the DinD service (the seed's
+  // "DinD connectivity issues"); the CLI words a failed DNS lookup as "error during connect".
+  if (/^Cannot connect to the Docker daemon at tcp:\/\/|^error during connect/.test(said)) {
+    return 'Check the Docker-in-Docker service: `services: [docker:…-dind]` in the job, DOCKER_HOST=tcp://docker:2375 with DOCKER_TLS_CERTDIR="" (or tcp://docker:2376 with TLS and DOCKER_TLS_VERIFY=1), and a runner with privileged = true.';
+  }
   if (/^Cannot connect to the Docker daemon/.test(said)) {
     return 'Start the Docker engine, or point DOCKER_HOST at the one that holds the image (docker-daemon: reads unix:///var/run/docker.sock unless DOCKER_HOST says otherwise).';
   }

@@ -1,17 +1,21 @@
-// `docker save` straight from the engine's unix socket, when the docker CLI would only have
-// copied the bytes there itself.
+// `docker save` straight from the engine's socket, when the docker CLI would only have copied
+// the bytes there itself.
 //
 // Why: the CLI is one more process moving the whole save (1.45 GB on the bench image) from the
-// socket to a pipe: ~1 CPU-s on the same cores that compress and upload (BENCHMARKS.md). The
-// request is the Engine API's `GET /images/get?names=IMAGE` (Docker Engine API, "Export
-// several images") sent as HTTP/1.0, so the daemon's Go server answers without chunked
-// framing and ends the body by closing the connection (RFC 9112 §6.3, item 8): the bytes after
-// the head are the tar, as is. A cut-off body cannot pass for a whole one: the tar reader wants
-// its end-of-archive blocks and manifest.json, and fails without them.
+// socket to a pipe: ~1 CPU-s on the same cores that compress and upload (BENCHMARKS.md). From
+// the tcp:// port (the bench image, 3 alternating runs): hoist and its children used 7.85 CPU-s
+// through the CLI and 6.27 reading it directly, best 12.26 → 11.59 s. The request is the
+// Engine API's `GET /images/get?names=IMAGE` (Docker Engine API, "Export several images") sent
+// as HTTP/1.0, so the daemon's Go server answers without chunked framing and ends the body by
+// closing the connection (RFC 9112 §6.3, item 8): the bytes after the head are the tar, as is.
+// A cut-off body cannot pass for a whole one: the tar reader wants its end-of-archive blocks and
+// manifest.json, and fails without them.
 //
-// Only where the CLI would reach the same engine the same way: DOCKER_HOST unset or unix://,
-// no DOCKER_CONTEXT, and no other current context in the CLI's config.json. Everything else
-// (tcp://, ssh://, TLS, contexts) stays with the docker CLI, which knows them all.
+// Only where the CLI would reach the same engine the same way, in plain HTTP: DOCKER_HOST unset,
+// unix://, or tcp:// without TLS — the seed's DinD service (`DOCKER_HOST: tcp://docker:2375`,
+// `DOCKER_TLS_CERTDIR: ""`) — with no DOCKER_CONTEXT and no other current context in the CLI's
+// config.json. Everything else (TLS, ssh://, contexts, an HTTP proxy the CLI would go through)
+// stays with the docker CLI, which knows them all.
 
 import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
@@ -21,18 +25,52 @@ import { Readable, type Writable } from 'node:stream';
 import { HoistError } from '../errors.ts';
 import { readAll } from './streams.ts';
 
-/** The unix socket a plain `docker` would use here, or undefined when hoist should leave it to the CLI. */
-export async function engineSocket(env: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
+/** An engine hoist can talk to itself: a unix socket, or a plain-HTTP TCP address. */
+export type EngineEndpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+
+/** As DOCKER_HOST writes it, for messages. */
+export function endpointText(e: EngineEndpoint): string {
+  return e.kind === 'unix' ? `unix://${e.path}` : `tcp://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Where a plain `docker` would reach the engine here, or undefined when hoist should leave it to the CLI. */
+export async function engineEndpoint(env: Env): Promise<EngineEndpoint | undefined> {
   const host = env.DOCKER_HOST;
-  if (host !== undefined && host !== '' && !host.startsWith('unix://')) return undefined;
   if (env.DOCKER_CONTEXT !== undefined && env.DOCKER_CONTEXT !== '' && env.DOCKER_CONTEXT !== 'default') return undefined;
   // DOCKER_HOST wins over a context (docker context use: "DOCKER_HOST ... overrides"); without
   // it, a current context other than "default" points the CLI elsewhere.
-  if (!host && (await currentContext(env)) !== 'default') return undefined;
-  return host ? host.slice('unix://'.length) : '/var/run/docker.sock';
+  if (!host) return (await currentContext(env)) === 'default' ? { kind: 'unix', path: '/var/run/docker.sock' } : undefined;
+  if (host.startsWith('unix://')) return { kind: 'unix', path: host.slice('unix://'.length) };
+  return host.startsWith('tcp://') ? plainTcp(host, env) : undefined;
 }
 
-async function currentContext(env: Readonly<Record<string, string | undefined>>): Promise<string> {
+/** docker/cli: the default port of a tcp:// engine without TLS. */
+const PLAIN_PORT = 2375;
+const TCP_HOST = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?\/?$/;
+
+/**
+ * A tcp:// DOCKER_HOST the CLI would speak plain HTTP to. The CLI turns TLS on for any non-empty
+ * DOCKER_TLS_VERIFY or DOCKER_TLS (even "0"), and sends tcp:// requests through HTTP_PROXY
+ * (Go's ProxyFromEnvironment) unless the engine is on loopback: those go to the CLI.
+ */
+function plainTcp(host: string, env: Env): EngineEndpoint | undefined {
+  if (env.DOCKER_TLS_VERIFY || env.DOCKER_TLS) return undefined;
+  const m = TCP_HOST.exec(host);
+  if (!m) return undefined;
+  const name = m[1]!.replace(/^\[(.*)\]$/, '$1');
+  const port = m[2] === undefined ? PLAIN_PORT : Number(m[2]);
+  if (port < 1 || port > 65_535) return undefined;
+  if ((env.HTTP_PROXY || env.http_proxy) && !isLoopback(name)) return undefined;
+  return { kind: 'tcp', host: name, port };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+async function currentContext(env: Env): Promise<string> {
   const dir = env.DOCKER_CONFIG || (env.HOME ? join(env.HOME, '.docker') : undefined);
   if (!dir) return 'default';
   let text: string;
@@ -69,6 +107,8 @@ const CHUNK = 1 << 20;
 const MIN_READ = 64 * 1024;
 /** How long bytes wait for more before they are handed on anyway. */
 const FLUSH_MS = 2;
+/** How long a TCP engine may take to accept the connection. */
+const CONNECT_MS = 30_000;
 
 interface EngineAnswer {
   status: number;
@@ -113,8 +153,8 @@ class ReadBlock {
  * with the CLI's own wording when nothing answers, so hints keyed on it (and users who know it)
  * still apply.
  */
-function engineGet(socket: string, path: string): Promise<EngineAnswer> {
-  const at = `unix://${socket}`;
+function engineGet(endpoint: EngineEndpoint, path: string): Promise<EngineAnswer> {
+  const at = endpointText(endpoint);
   return new Promise((resolve, reject) => {
     const block = new ReadBlock();
     let body: EngineBody | undefined;
@@ -142,8 +182,15 @@ function engineGet(socket: string, path: string): Promise<EngineAnswer> {
     // itself while its reader is full (EngineBody.#flush), whether a read or its flush timer
     // handed the bytes on. The buffer function runs after each callback (Node's
     // onStreamRead), so it sees a block the callback renewed.
-    const sock: Socket = connect({ path: socket, onread: { buffer: () => block.room(), callback: (n) => (received(n), true) } });
-    sock.once('connect', () => sock.write(`GET ${path} HTTP/1.0\r\nHost: docker\r\nUser-Agent: hoist\r\n\r\n`));
+    const onread = { buffer: () => block.room(), callback: (n: number) => (received(n), true) };
+    const sock: Socket = endpoint.kind === 'unix' ? connect({ path: endpoint.path, onread }) : connect({ host: endpoint.host, port: endpoint.port, onread });
+    // A TCP engine that does not answer (a DinD service not up, a firewall) is given up on, as
+    // the CLI's dialer does, instead of waiting for the kernel's SYN retries.
+    if (endpoint.kind === 'tcp') sock.setTimeout(CONNECT_MS, () => sock.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })));
+    sock.once('connect', () => {
+      sock.setTimeout(0);
+      sock.write(`GET ${path} HTTP/1.0\r\nHost: ${endpoint.kind === 'tcp' ? at.slice('tcp://'.length) : 'docker'}\r\nUser-Agent: hoist\r\n\r\n`);
+    });
     const failed = (err: NodeJS.ErrnoException): void => reject(new Error(err.code === 'EACCES'
       ? `permission denied while trying to connect to the Docker daemon socket at ${at}`
       : `Cannot connect to the Docker daemon at ${at}. Is the docker daemon running? (${err.code ?? err.message})`));
@@ -236,17 +283,17 @@ export interface EngineAccess {
   layers(image: string, signal?: AbortSignal): Promise<EngineResult & { layers?: string[] }>;
 }
 
-export function socketEngine(socket: string): EngineAccess {
+export function socketEngine(endpoint: EngineEndpoint): EngineAccess {
   return {
-    save: (image, stdout, timeoutMs, signal) => saveFromSocket({ socket, image, stdout, timeoutMs, ...(signal ? { signal } : {}) }),
-    layers: (image) => layersFromSocket(socket, image),
+    save: (image, stdout, timeoutMs, signal) => saveFromSocket({ endpoint, image, stdout, timeoutMs, ...(signal ? { signal } : {}) }),
+    layers: (image) => layersFromSocket(endpoint, image),
   };
 }
 
 /** What `docker image inspect --format '{{json .RootFS.Layers}}'` prints, read from the engine. */
-async function layersFromSocket(socket: string, image: string): Promise<EngineResult & { layers?: string[] }> {
+async function layersFromSocket(endpoint: EngineEndpoint, image: string): Promise<EngineResult & { layers?: string[] }> {
   try {
-    const { status, body } = await engineGet(socket, `/images/${encodeURIComponent(image)}/json`);
+    const { status, body } = await engineGet(endpoint, `/images/${encodeURIComponent(image)}/json`);
     const text = await readBody(body);
     if (status !== 200) return { code: 1, stderr: engineMessage(status, text) };
     return { code: 0, stderr: '', layers: (JSON.parse(text) as { RootFS?: { Layers?: string[] | null } }).RootFS?.Layers ?? [] };
@@ -256,7 +303,7 @@ async function layersFromSocket(socket: string, image: string): Promise<EngineRe
 }
 
 interface SocketSaveRequest {
-  socket: string;
+  endpoint: EngineEndpoint;
   image: string;
   stdout: Writable;
   signal?: AbortSignal;
@@ -295,7 +342,7 @@ function saveFromSocket(req: SocketSaveRequest): Promise<EngineResult> {
     req.stdout.once('error', readerStopped);
     req.stdout.once('close', () => { if (!req.stdout.writableFinished) readerStopped(); });
 
-    engineGet(req.socket, `/images/get?names=${encodeURIComponent(req.image)}`).then(async ({ status, body: b }) => {
+    engineGet(req.endpoint, `/images/get?names=${encodeURIComponent(req.image)}`).then(async ({ status, body: b }) => {
       body = b;
       if (settled) return void b.destroy();
       if (status !== 200) return engineSaid(engineMessage(status, await readBody(b)));

@@ -8,7 +8,7 @@ import { HoistError } from '../errors.ts';
 import type { Runner } from '../exec/index.ts';
 import { openDockerArchiveSource } from '../image/docker-archive.ts';
 import { openDockerDaemonSource } from '../image/docker-daemon.ts';
-import { engineSocket } from '../image/engine-socket.ts';
+import { type EngineEndpoint, engineEndpoint } from '../image/engine-socket.ts';
 import { openOciLayoutSink, openOciLayoutSource } from '../image/oci-layout.ts';
 import type { GzipEngine } from '../image/pgzip.ts';
 import type { ImageSink, ImageSource } from '../image/source.ts';
@@ -71,16 +71,16 @@ export async function openSource(spec: TransportSpec, ctx: TransportContext): Pr
     case 'oci': return openOciLayoutSource(spec.dir, spec.tag);
     case 'docker-archive': return openDockerArchiveSource(spec.file, spec.name ? { name: spec.name } : {});
     case 'docker-daemon': return openDockerDaemonSource(spec.image, {
-      run: ctx.run, env: ctx.env, ...(ctx.signal ? { signal: ctx.signal } : {}), ...await socketOf(ctx.env),
+      run: ctx.run, env: ctx.env, ...(ctx.signal ? { signal: ctx.signal } : {}), ...await endpointOf(ctx.env),
       ...(ctx.compressionLevel !== undefined ? { level: ctx.compressionLevel } : {}), ...(ctx.gzip ? { gzip: ctx.gzip } : {}),
     });
   }
 }
 
 /** The engine socket the daemon source reads directly, unless the CLI would go elsewhere. */
-async function socketOf(env: TransportContext['env']): Promise<{ socket?: string }> {
-  const socket = await engineSocket(env);
-  return socket ? { socket } : {};
+async function endpointOf(env: TransportContext['env']): Promise<{ endpoint?: EngineEndpoint }> {
+  const endpoint = await engineEndpoint(env);
+  return endpoint ? { endpoint } : {};
 }
 
 export async function openSink(spec: TransportSpec, ctx: TransportContext): Promise<{ sink: ImageSink; tag?: string }> {

@@ -24,10 +24,12 @@ Image names (as skopeo spells them):
   oci:DIR[:TAG]                     an OCI image layout (read and write)
   docker-archive:FILE[:NAME:TAG]    a docker save archive (read)
   docker-daemon:IMAGE               a Docker engine's image, as docker save exports it (read):
-                                    from the engine's unix socket directly (DOCKER_HOST unset or
-                                    unix://; no docker CLI needed), else through the docker CLI
-                                    (tcp://, ssh://, contexts); each layer is uploaded as soon as
-                                    it is compressed, and layers the engine keeps gzipped
+                                    from the engine's socket directly (DOCKER_HOST unset,
+                                    unix://, or tcp:// without TLS such as the seed's DinD
+                                    tcp://docker:2375; no docker CLI needed), else through the
+                                    docker CLI (TLS, ssh://, contexts, an HTTP_PROXY); each layer
+                                    is uploaded as soon as it is compressed, and layers the
+                                    engine keeps gzipped
                                     (containerd image store, Docker 29's default) go through
                                     untouched
 
