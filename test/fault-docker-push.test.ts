@@ -1,5 +1,5 @@
-// Issue 6: faults under the docker builder's push. `hoist push --builder docker --registry
-// PROXY` has dockerd build FROM and `docker push` through the fault proxy in front of the
+// Issue 6: faults under the docker builder's push. `hoist push --builder docker --pusher docker
+// --registry PROXY` has dockerd build FROM and `docker push` through the fault proxy in front of the
 // sandbox (dockerd treats 127.0.0.0/8 registries as insecure, so plain HTTP works). dockerd
 // uploads a layer as POST + PATCH (the body) + PUT ?digest=, and retries a failed layer
 // itself (moby's upload manager: "Retrying in 5 seconds"); a failed manifest PUT fails the
@@ -57,7 +57,7 @@ describe('fault cells: hoist push --builder docker (docker push via dockerd) thr
       const repository = `fd/${step.id.replace(/[^a-z0-9]+/gi, '-').replace(/-+$/, '').toLowerCase()}-${f.id}${times > 1 ? '-always' : ''}`;
       images.push(`${proxy.host}/${repository}:1.0.0`, `${proxy.host}/${BASE_REPO}:1`);
       const r = await hoistPushJob(world, {
-        endpoint: proxy.url, registry: proxy.host, repository, tag: '1.0.0', builder: 'docker',
+        endpoint: proxy.url, registry: proxy.host, repository, tag: '1.0.0', builder: 'docker', pusher: 'docker',
         token: await mintToken(world.sb), cwd: appContext(proxy.host, repository), timeoutMs: 180_000,
       });
       const inv = checkInvariant(world);

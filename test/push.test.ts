@@ -3,14 +3,14 @@
 // re-run reports its cache hits and sends nothing new, on mutable and immutable repositories.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { cleanEnv, run, runOk, skipUnless } from './support/components.ts';
 import { appDir, hoistPush, jobEnv } from './support/push-job.ts';
 import { admin, publishBase, sandboxToken } from './support/sandbox-admin.ts';
-import { startSandboxProcess } from './support/sandbox-cli.ts';
+import { type SandboxProcess, startSandboxProcess } from './support/sandbox-cli.ts';
 import { exemptFile } from './support/secret-scan.ts';
 
 interface Report {
@@ -21,13 +21,28 @@ interface Report {
   layers: { pushed: number; existing: number };
 }
 
+/** A sandbox with the base image published, and the example app built FROM it. */
+async function sandboxApp(t: TestContext): Promise<{ sb: SandboxProcess; cwd: string }> {
+  const sb = await startSandboxProcess();
+  t.after(() => sb.stop());
+  await publishBase(sb);
+  return { sb, cwd: appDir(sb) };
+}
+
+/** The docker CLI logged in to the sandbox's registry as its admin: the test's own pulls, not hoist's. */
+async function adminDocker(sb: SandboxProcess): Promise<NodeJS.ProcessEnv> {
+  const dockerConfig = mkdtempSync(join(tmpdir(), 'hoist-pull-'));
+  const env = cleanEnv({ DOCKER_CONFIG: dockerConfig });
+  const password = (await admin(sb, ['ecr', 'get-login-password'])).stdout.trim();
+  await runOk('docker', ['login', '--username', 'AWS', '--password-stdin', sb.registry], { env, input: password });
+  exemptFile(join(dockerConfig, 'config.json'), "the admin's own docker login (test harness, not hoist) stores its ECR password there");
+  return env;
+}
+
 describe('hoist push against the sandbox and a real dockerd', { timeout: 900_000 }, () => {
   test('builds, creates the repository, pushes IMAGE_TAG; a fresh pull runs it', async (t) => {
     if (await skipUnless(t, 'docker-unix', 'awscli')) return;
-    const sb = await startSandboxProcess();
-    t.after(() => sb.stop());
-    await publishBase(sb);
-    const cwd = appDir(sb);
+    const { sb, cwd } = await sandboxApp(t);
     const dotenv = join(cwd, 'push.env');
     const r = await hoistPush(cwd, jobEnv(sb, await sandboxToken(sb)), ['--dotenv', dotenv]);
     assert.equal(r.code, 0, r.stderr);
@@ -40,11 +55,7 @@ describe('hoist push against the sandbox and a real dockerd', { timeout: 900_000
       `IMAGE_URI=${sb.registry}/order-microservice:3.0.0@${digest}\nIMAGE_DIGEST=${digest}\nIMAGE_TAGS=3.0.0\n`);
 
     const ref = `${sb.registry}/order-microservice:3.0.0`;
-    const dockerConfig = mkdtempSync(join(tmpdir(), 'hoist-pull-'));
-    const env = cleanEnv({ DOCKER_CONFIG: dockerConfig });
-    const password = (await admin(sb, ['ecr', 'get-login-password'])).stdout.trim();
-    await runOk('docker', ['login', '--username', 'AWS', '--password-stdin', sb.registry], { env, input: password });
-    exemptFile(join(dockerConfig, 'config.json'), "the admin's own docker login (test harness, not hoist) stores its ECR password there");
+    const env = await adminDocker(sb);
     await run('docker', ['rmi', '-f', ref], { env });
     const pull = await runOk('docker', ['pull', ref], { env, timeoutMs: 120_000 });
     assert.match(pull.stdout, new RegExp(`Digest: ${digest}`));
@@ -55,13 +66,38 @@ describe('hoist push against the sandbox and a real dockerd', { timeout: 900_000
     await run('docker', ['rmi', '-f', ref], { env });
   });
 
+  test('who pushes: hoist\'s registry client while no cache image is in the registry, docker push once the engine pulled one; both run', async (t) => {
+    if (await skipUnless(t, 'docker-unix', 'awscli')) return;
+    const { sb, cwd } = await sandboxApp(t);
+    const env = jobEnv(sb, await sandboxToken(sb));
+    // The seed's job itself: its cache pull of :latest finds nothing, so every layer is new there.
+    const first = await hoistPush(cwd, env, ['--json', '--tag', '3.0.0', '--tag', 'latest', '--cache-from', ':latest']);
+    assert.equal(first.code, 0, first.stderr);
+    const a = JSON.parse(first.stdout) as Report & { pusher: { via: string; why: string } };
+    assert.deepEqual(a.pusher, { via: 'hoist', why: 'no cache image came from the registry, so docker push would gzip every layer itself' });
+    assert.ok(a.layers.pushed >= 2, JSON.stringify(a.layers));
+    // Now :latest is there: the engine pulls it as the cache image, and docker push sends only what changed.
+    writeFileSync(join(cwd, 'app.sh'), `${readFileSync(join(cwd, 'app.sh'), 'utf8')}# 3.0.1\n`);
+    const second = await hoistPush(cwd, { ...env, AWS_ID_TOKEN: await sandboxToken(sb) }, ['--json', '--tag', '3.0.1', '--tag', 'latest', '--cache-from', ':latest']);
+    assert.equal(second.code, 0, second.stderr);
+    const b = JSON.parse(second.stdout) as typeof a;
+    assert.equal(b.pusher.via, 'docker', b.pusher.why);
+    assert.ok(b.layers.existing >= 1, `the base layer was already there: ${JSON.stringify(b.layers)}`);
+    // Both images, pulled afresh from the registry, run.
+    const pullEnv = await adminDocker(sb);
+    for (const [tag, digest] of [['3.0.0', a.digest], ['3.0.1', b.digest]] as const) {
+      const ref = `${sb.registry}/order-microservice:${tag}`;
+      await run('docker', ['rmi', '-f', ref], { env: pullEnv });
+      assert.match((await runOk('docker', ['pull', ref], { env: pullEnv, timeoutMs: 120_000 })).stdout, new RegExp(`Digest: ${digest}`));
+      assert.equal((await runOk('docker', ['run', '--rm', ref], { env: pullEnv })).stdout.trim(), 'order-microservice 3.0.0: built');
+      await run('docker', ['rmi', '-f', ref], { env: pullEnv });
+    }
+  });
+
   for (const mutability of ['MUTABLE', 'IMMUTABLE']) {
     test(`a re-run on a ${mutability} repository hits the cache and uploads nothing new`, async (t) => {
       if (await skipUnless(t, 'docker-unix', 'awscli')) return;
-      const sb = await startSandboxProcess();
-      t.after(() => sb.stop());
-      await publishBase(sb);
-      const cwd = appDir(sb);
+      const { sb, cwd } = await sandboxApp(t);
       const env = jobEnv(sb, await sandboxToken(sb));
       const args = ['--json', '--tag-mutability', mutability];
       const first = await hoistPush(cwd, env, args);

@@ -7,6 +7,8 @@ import { createDockerBuilder } from '../build/docker.ts';
 import { neededStages, parseSourceDateEpoch } from '../build/native.ts';
 import { HoistError } from '../errors.ts';
 import { parseDockerfile } from '../model/dockerfile/index.ts';
+import { defaultCacheDir } from './copy.ts';
+import { EnginePushBuilder, type Pusher } from './engine-push.ts';
 import { NativePushBuilder } from './native-push.ts';
 
 export type BuilderKind = 'docker' | 'native' | 'auto';
@@ -28,10 +30,18 @@ export async function needsNoRun(dockerfile: string, target: string | undefined)
 }
 
 export async function selectBuilder(
-  kind: BuilderKind, build: { file: string; target?: string }, env: Readonly<Record<string, string | undefined>>,
+  kind: BuilderKind, build: { file: string; target?: string }, env: Readonly<Record<string, string | undefined>>, pusher: Pusher = 'auto',
 ): Promise<Builder> {
   const native = kind === 'native' || (kind === 'auto' && await needsNoRun(build.file, build.target));
-  if (!native) return createDockerBuilder({ env: { ...env } });
+  if (!native) {
+    const cacheDir = defaultCacheDir(env);
+    return new EnginePushBuilder(createDockerBuilder({ env: { ...env } }), { pusher, env, ...(cacheDir ? { cacheDir } : {}) });
+  }
+  if (pusher === 'docker') {
+    throw new HoistError('--pusher docker needs the docker builder: the native builder\'s image is an OCI layout, which only hoist pushes', {
+      code: 'config.invalid', hint: 'Use --builder docker with --pusher docker, or leave --pusher at auto.',
+    });
+  }
   const epoch = env.SOURCE_DATE_EPOCH;
   return new NativePushBuilder({
     ...(epoch ? { sourceDateEpoch: parseSourceDateEpoch(epoch) } : {}),

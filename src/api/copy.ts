@@ -2,6 +2,8 @@
 // client (DESIGN §5 fast path: HEAD first, 5 in flight, mount on the same registry, no
 // recompression of compressed blobs, gzip-1 on the fly for docker save layers, a digest cache).
 
+import { join } from 'node:path';
+
 import type { Runner } from '../exec/index.ts';
 import type { RetryOptions } from '../registry/transport.ts';
 import { type BlobEvent, type CopyStats, copyImage } from '../image/copy.ts';
@@ -44,6 +46,11 @@ export interface CopyOutcome {
   /** What compressed the layers counted in stats.compressed ("zlib", "igzip"). */
   compressor: string;
   durationMs: number;
+}
+
+/** Where the digest cache lives unless a flag says otherwise: the XDG cache dir, else ~/.cache. */
+export function defaultCacheDir(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  return env.XDG_CACHE_HOME ? join(env.XDG_CACHE_HOME, 'hoist') : env.HOME ? join(env.HOME, '.cache', 'hoist') : undefined;
 }
 
 function hostOf(spec: TransportSpec): string | undefined {

@@ -105,7 +105,7 @@ export class NativePushBuilder implements Builder {
       const source = withBaseLayers(layout, this.#resolver.layers);
       const result = await copyImage(source, registrySink(this.#client.repository(registry, repository), ref), { tag });
       pushed.push({
-        ref, digest: result.digest, size: 0, layersPushed: result.stats.uploaded, layersExisting: result.stats.present,
+        ref, digest: result.digest, size: result.size, layersPushed: result.stats.uploaded, layersExisting: result.stats.present,
         layersMounted: result.stats.mounted, durationMs: Math.round(performance.now() - t0),
       });
     }

@@ -3,7 +3,7 @@
 // and nothing is pushed until the build has succeeded.
 
 import { ensureRepository, imageForTag, type EnsuredRepository, type RegistryLogin } from '../aws/ecr.ts';
-import type { Builder, BuildResult } from '../build/builder.ts';
+import type { Builder, BuildResult, PushResult } from '../build/builder.ts';
 import { HoistError } from '../errors.ts';
 import { formatReference, type ImageReference, type RegistryHost } from '../model/reference.ts';
 import type { Tag } from '../model/tag.ts';
@@ -33,6 +33,8 @@ export interface PushOutcome {
   build: Pick<BuildResult, 'imageId' | 'cachedSteps' | 'totalSteps' | 'cacheHits' | 'warnings'>;
   /** Blobs sent, found already at the registry, and mounted from another repository there. */
   layers: { pushed: number; existing: number; mounted: number };
+  /** With the docker builder: docker push or hoist's registry client sent the image, and why. */
+  pusher?: PushResult['pusher'];
   steps: Steps.StepRecord<StepName>[];
 }
 
@@ -76,12 +78,13 @@ export async function push(plan: PushPlan, deps: PushDeps): Promise<PushOutcome>
       await freshLogin(builder, session, registry, login);
       return builder.push({ image: target(toPush[0]!), refs: toPush.map(target), ...(deps.signal ? { signal: deps.signal } : {}) });
     },
-    (p) => `${p.pushed.length} tag(s) pushed, ${existing.size} already in place`);
+    (p) => `${p.pushed.length} tag(s) pushed${p.pusher ? ` with ${p.pusher.via === 'hoist' ? 'hoist\'s registry client' : 'docker push'} (${p.pusher.why})` : ''}, ${existing.size} already in place`);
     const tags = await step('verify', () => verify(session, plan, target, pushed.pushed, existing), (t) => `${t.length} tag(s) point at what was pushed`);
     return {
       registry, repository: config.image.repository, repositoryCreated: repo.created,
       digest: tags[0]!.digest, tags,
       build: { imageId: built.imageId, cachedSteps: built.cachedSteps, totalSteps: built.totalSteps, cacheHits: built.cacheHits, warnings: built.warnings },
+      ...(pushed.pusher ? { pusher: pushed.pusher } : {}),
       layers: pushed.pushed.reduce((a, p) => ({ pushed: a.pushed + p.layersPushed, existing: a.existing + p.layersExisting, mounted: a.mounted + p.layersMounted }), { pushed: 0, existing: 0, mounted: 0 }),
       steps,
     };

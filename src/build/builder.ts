@@ -106,6 +106,8 @@ export interface PushedRef {
 
 export interface PushResult {
   pushed: PushedRef[];
+  /** Who sent the image when the backend could choose (`--pusher`), and why. */
+  pusher?: { via: 'docker' | 'hoist'; why: string };
 }
 
 export interface Builder {

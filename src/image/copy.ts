@@ -43,6 +43,8 @@ export interface CopyStats {
 export interface CopyResult {
   digest: Digest;
   mediaType: string;
+  /** The stored manifest's length in bytes. */
+  size: number;
   manifest: 'pushed' | 'unchanged';
   stats: CopyStats;
 }
@@ -72,7 +74,7 @@ export async function copyImage(src: ImageSource, dst: ImageSink, opts: CopyOpti
     const copied = isIndexType(top.mediaType) ? await copyIndex(run, top) : await copyManifestBlobs(run, top);
     const manifest = await dst.putManifest(copied, opts.tag);
     await opts.cache?.save();
-    return { digest: copied.digest, mediaType: copied.mediaType, manifest, stats: run.stats };
+    return { digest: copied.digest, mediaType: copied.mediaType, size: copied.bytes.length, manifest, stats: run.stats };
   } finally {
     // A copy that failed (the save broke after some layers went ahead) returns only once
     // nothing it started is still sending.

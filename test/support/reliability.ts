@@ -113,6 +113,8 @@ export interface PushJob {
   timeoutMs?: number;
   /** native (default: no engine at all) or docker (dockerd on its unix socket builds and pushes). */
   builder?: 'native' | 'docker';
+  /** With the docker builder: who pushes (default: hoist push's own choice). */
+  pusher?: 'docker' | 'hoist';
 }
 
 export interface PushRun extends RunResult {
@@ -130,7 +132,7 @@ export async function hoistPushJob(world: PushWorld, job: PushJob): Promise<Push
     XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), 'hoist-reliability-cache-')),
   });
   const t0 = performance.now();
-  const r = await run(process.execPath, [HOIST, 'push', '--builder', builder, '--json', '--registry', job.registry],
+  const r = await run(process.execPath, [HOIST, 'push', '--builder', builder, ...(job.pusher ? ['--pusher', job.pusher] : []), '--json', '--registry', job.registry],
     { cwd: job.cwd, env, timeoutMs: job.timeoutMs ?? 120_000 });
   const ms = Math.round(performance.now() - t0);
   let report: PushRun['report'];

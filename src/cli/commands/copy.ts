@@ -1,5 +1,5 @@
 import { COMPRESSORS } from '../../api/compressor.ts';
-import { copy, type CopyOutcome } from '../../api/copy.ts';
+import { copy, type CopyOutcome, defaultCacheDir } from '../../api/copy.ts';
 import { exec } from '../../exec/index.ts';
 import type { BlobEvent } from '../../image/copy.ts';
 import { parseTransport } from '../../registry/transports.ts';
@@ -61,7 +61,7 @@ const OPTIONS = {
 
 function cacheDir(p: Parsed, io: Io): string | undefined {
   if (p.values['no-cache']) return undefined;
-  return str(p, 'cache-dir') ?? (io.env.XDG_CACHE_HOME ? join(io.env.XDG_CACHE_HOME, 'hoist') : io.env.HOME ? join(io.env.HOME, '.cache', 'hoist') : undefined);
+  return str(p, 'cache-dir') ?? defaultCacheDir(io.env);
 }
 
 /** Explicit credentials first; else ECR mode for whichever side is on the ECR login's registry. */

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { planPush } from '../../api/push-plan.ts';
 import { push, type PushOutcome } from '../../api/push.ts';
 import { parseBuilderKind, selectBuilder } from '../../api/builders.ts';
+import { parsePusher } from '../../api/engine-push.ts';
 import type { PushFlags } from '../../config/push.ts';
 import { HoistError } from '../../errors.ts';
 import { list, parse, str, type Parsed } from '../args.ts';
@@ -41,9 +42,19 @@ Builder (--builder, or HOIST_BUILDER; default docker):
            reproducible (SOURCE_DATE_EPOCH)
   auto     native when the stages to build have no RUN, docker otherwise
 
+Pusher, with the docker builder (--pusher, or HOIST_PUSHER; default auto):
+  auto     docker push when the engine pulled a --cache-from image from the registry: it then
+           sends only the layers the registry lacks. Otherwise (a first push, no --cache-from,
+           or a cache tag the job never pushes, like the seed's :latest) hoist's registry
+           client: it reads the image from the engine and gzips the layers in parallel, ~2x
+           faster than docker push, which gzips every layer it has not pushed itself
+  docker   always docker push
+  hoist    always hoist's registry client
+
 Build:
   --context DIR  -f, --file PATH  --build-arg K=V  --target STAGE  --platform OS/ARCH
-  --label K=V  --cache-from REF (default <image>:latest)  --no-pull
+  --label K=V  --cache-from REF (repeatable; :TAG is that tag of the image, e.g. :latest)
+  --no-pull
 
 Repository (when hoist creates it):
   --no-create-repository  --tag-mutability MUTABLE|IMMUTABLE  --scan-on-push
@@ -69,7 +80,7 @@ const OPTIONS = {
   'session-name': { type: 'string' }, duration: { type: 'string' }, 'no-create-repository': { type: 'boolean' },
   'tag-mutability': { type: 'string' }, 'scan-on-push': { type: 'boolean' }, encryption: { type: 'string' },
   'kms-key': { type: 'string' }, 'no-pull': { type: 'boolean' }, json: { type: 'boolean' }, dotenv: { type: 'string' },
-  config: { type: 'string' }, quiet: { type: 'boolean' }, builder: { type: 'string' },
+  config: { type: 'string' }, quiet: { type: 'boolean' }, builder: { type: 'string' }, pusher: { type: 'string' },
 } as const;
 
 export function pushFlags(p: Parsed): PushFlags {
@@ -110,8 +121,9 @@ export const pushCommand: Command = {
     if (p.values.help) return io.stdout(HELP), 0;
     const plan = planPush({ env: io.env, flags: pushFlags(p), file: await configFile(p) });
     const kind = str(p, 'builder') !== undefined ? parseBuilderKind(str(p, 'builder'), '--builder') : parseBuilderKind(io.env.HOIST_BUILDER, 'HOIST_BUILDER (environment)');
+    const pusher = str(p, 'pusher') !== undefined ? parsePusher(str(p, 'pusher'), '--pusher') : parsePusher(io.env.HOIST_PUSHER, 'HOIST_PUSHER (environment)');
     const outcome = await push(plan, {
-      builder: await selectBuilder(kind, plan.config.build, io.env),
+      builder: await selectBuilder(kind, plan.config.build, io.env, pusher),
       onStep: progress(io, p.values.quiet === true || plan.config.output.json),
       signal: io.signal,
     });
