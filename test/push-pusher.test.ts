@@ -2,14 +2,17 @@
 // the build found of its cache images, and the flag that overrides it.
 
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 
 import { selectBuilder } from '../src/api/builders.ts';
-import { choosePusher, parsePusher } from '../src/api/engine-push.ts';
-import type { CacheSource } from '../src/build/builder.ts';
+import { choosePusher, EnginePushBuilder, parsePusher } from '../src/api/engine-push.ts';
+import type { Builder, CacheSource, PushRequest } from '../src/build/builder.ts';
+import { tar } from './support/tar.ts';
 
 const built = (...statuses: CacheSource['status'][]) => ({ cacheSources: statuses.map((status, i) => ({ ref: `r/app:${i}`, status })) });
 
@@ -50,5 +53,60 @@ describe('--pusher / HOIST_PUSHER', () => {
       (e: Error & { code?: string }) => e.code === 'config.invalid' && /--pusher docker needs the docker builder/.test(e.message));
     await assert.rejects(selectBuilder('auto', { file: join(dir, 'Dockerfile') }, {}, 'docker'), /--pusher docker needs the docker builder/);
     assert.equal((await selectBuilder('docker', { file: join(dir, 'Dockerfile') }, {}, 'docker')).backend, 'docker');
+  });
+});
+
+describe('EnginePushBuilder', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'hoist-engine-push-'));
+
+  /** An engine whose only image has a zstd layer (a containerd store), which hoist cannot read on Node 20. */
+  async function zstdEngine(): Promise<string> {
+    const zstd = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), randomBytes(2 << 20)]);
+    const path = `blobs/sha256/${createHash('sha256').update(zstd).digest('hex')}`;
+    const save = tar([{ type: 'file', path, data: zstd }, { type: 'file', path: 'manifest.json', data: JSON.stringify([{ Config: 'c.json', Layers: [path] }]) }]);
+    const socket = join(tmp, 'engine.sock');
+    const server = createServer((conn) => conn.once('data', (req: Buffer) => {
+      conn.on('error', () => {});
+      if (req.toString('latin1').startsWith('GET /images/get?')) return void conn.end(Buffer.concat([Buffer.from('HTTP/1.0 200 OK\r\n\r\n'), save]));
+      conn.end(`HTTP/1.0 200 OK\r\n\r\n${JSON.stringify({ RootFS: { Type: 'layers', Layers: [] } })}`);
+    }));
+    await new Promise<void>((r) => server.listen(socket, r));
+    after(() => new Promise<void>((r) => server.close(() => r())));
+    return socket;
+  }
+
+  /** The docker builder as the wrapper sees it: a build that found no cache image, and a push that is recorded. */
+  function fakeDocker(pushes: PushRequest[]): Builder {
+    return {
+      backend: 'docker',
+      check: () => Promise.reject(new Error('not used')),
+      login: async () => {},
+      build: async () => ({ imageId: 'sha256:x', totalSteps: 1, cachedSteps: 0, cacheHits: [], cacheSources: [{ ref: 'r.example/app:latest', status: 'missing' }], warnings: [], durationMs: 1 }),
+      push: async (req) => (pushes.push(req), { pushed: [{ ref: req.refs[0]!, digest: 'sha256:pushed-by-docker', size: 1, layersPushed: 1, layersExisting: 0, layersMounted: 0, durationMs: 1 }] }),
+      dispose: async () => {},
+    };
+  }
+
+  it('auto picked hoist, and the image has layers hoist cannot read: docker push sends it, and says why', async () => {
+    const pushes: PushRequest[] = [];
+    const env = { DOCKER_HOST: `unix://${await zstdEngine()}`, TMPDIR: tmp };
+    const b = new EnginePushBuilder(fakeDocker(pushes), { pusher: 'auto', env });
+    await b.build({ context: tmp, tags: ['app:1'] });
+    const r = await b.push({ image: 'app:1', refs: ['127.0.0.1:1/app:1'] });
+    assert.equal(pushes.length, 1);
+    assert.equal(r.pushed[0]?.digest, 'sha256:pushed-by-docker');
+    assert.equal(r.pusher?.via, 'docker');
+    assert.match(r.pusher?.why ?? '', /^hoist cannot read this image's layers \(docker save: blobs\/sha256\/[0-9a-f]{64} is a zstd-compressed layer/);
+    await b.dispose();
+  });
+
+  it('--pusher hoist: the same image fails with hoist\'s own words, nothing pushed by docker', async () => {
+    const pushes: PushRequest[] = [];
+    const env = { DOCKER_HOST: `unix://${await zstdEngine()}`, TMPDIR: tmp };
+    const b = new EnginePushBuilder(fakeDocker(pushes), { pusher: 'hoist', env });
+    await b.build({ context: tmp, tags: ['app:1'] });
+    await assert.rejects(b.push({ image: 'app:1', refs: ['127.0.0.1:1/app:1'] }), (e: Error & { code?: string }) => e.code === 'image.unsupported' && /zstd/.test(e.message));
+    assert.equal(pushes.length, 0);
+    await b.dispose();
   });
 });
