@@ -4,7 +4,8 @@
 // `hoist build --output oci:DIR` directory. Each run must end exit 1 with a message that names
 // the directory that filled, says the disk is full (ENOSPC) and gives the fix; leave nothing in
 // the tmpfs; publish nothing (no tag; the sandbox's store whole); and never leave a layout at
-// DIR that looks complete or differs from what was there before.
+// DIR that looks complete or differs from what was there before. The one exception: the docker
+// builder's push, where hoist's own pusher gives way to docker push, which spools nothing.
 
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -118,7 +119,7 @@ describe('hoist build with a full disk', { timeout: 120_000 }, () => {
   });
 });
 
-describe('hoist push --builder native with TMPDIR on a full disk', { timeout: 120_000 }, () => {
+describe('hoist push with TMPDIR on a full disk', { timeout: 240_000 }, () => {
   let world: PushWorld;
   before(async () => {
     world = await startPushWorld();
@@ -166,6 +167,28 @@ describe('hoist push --builder native with TMPDIR on a full disk', { timeout: 12
       await assertNothingPublished(c.repo);
     });
   }
+
+  test('auto picked hoist\'s registry client, whose layer spool cannot fit: docker push (which spools nothing) sends the image, and the report says why', async (t) => {
+    if (await skipUnless(t, 'docker-unix')) return;
+    const disk = await smallDisk(t);
+    if (!disk) return;
+    const cache = mkdtempSync(join(tmpdir(), 'hoist-full-cache-'));
+    scratch.push(cache);
+    const env = jobEnv(world.sb, await mintToken(world.sb), {
+      ECR_REPOSITORY: 'full/docker', IMAGE_TAG: '1', DOCKER_HOST: 'unix:///var/run/docker.sock', XDG_CACHE_HOME: cache, TMPDIR: disk,
+    });
+    const r = await run(process.execPath, [HOIST, 'push', '--builder', 'docker', '--json', '--registry', world.sb.registry],
+      { cwd: context(`${world.sb.registry}/${BASE_REPO}:1`, 4 * MiB), env, timeoutMs: 150_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as { digest: string; pusher: { via: string; why: string } };
+    assert.equal(report.pusher.via, 'docker');
+    assert.match(report.pusher.why, new RegExp(`^no room for hoist's compressed layers \\(the disk holding ${disk.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is full`));
+    assert.deepEqual(tree(disk), [], 'the spool is removed');
+    const inv = checkInvariant(world);
+    assert.deepEqual(inv.problems, []);
+    assert.equal(inv.tags['full/docker']?.['1'], report.digest, 'the tag names the reported image');
+    await run('docker', ['rmi', '-f', `${world.sb.registry}/full/docker:1`], { env: dockerEnv('unix'), timeoutMs: 60_000 });
+  });
 });
 
 describe('hoist copy docker-daemon: with TMPDIR on a full disk', { timeout: 180_000 }, () => {

@@ -53,6 +53,12 @@ export function choosePusher(wanted: Pusher, built: Pick<BuildResult, 'cacheSour
   return { via: 'hoist', why: 'no cache image came from the registry, so docker push would gzip every layer itself' };
 }
 
+function fallbackReason(err: unknown): string | undefined {
+  if (isHoistError(err, 'image.unsupported')) return `hoist cannot read this image's layers (${err.message})`;
+  if (isHoistError(err, 'disk.full')) return `no room for hoist's compressed layers (${err.message})`;
+  return undefined;
+}
+
 export interface EnginePushOptions {
   pusher: Pusher;
   /** The job's environment: DOCKER_HOST and the rest, as the docker builder has it. */
@@ -94,10 +100,11 @@ export class EnginePushBuilder implements Builder {
     try {
       return { pushed: await this.#copy(req), pusher: choice };
     } catch (err) {
-      // Layers hoist cannot read (zstd, Node 20 has no zstd): docker push can, when it was hoist's own pick.
-      if (this.opts.pusher === 'auto' && isHoistError(err, 'image.unsupported')) {
-        return { ...(await this.inner.push(req)), pusher: { via: 'docker', why: `hoist cannot read this image's layers (${err.message})` } };
-      }
+      // When hoist was auto's pick, what only stops hoist's way leaves docker push to do it:
+      // layers hoist cannot read (zstd: Node 20 has no zstd), or no room in TMPDIR for the
+      // compressed layers (docker push spools nothing). Nothing was tagged: the manifest goes last.
+      const fallback = this.opts.pusher === 'auto' ? fallbackReason(err) : undefined;
+      if (fallback) return { ...(await this.inner.push(req)), pusher: { via: 'docker', why: fallback } };
       throw err;
     }
   }
