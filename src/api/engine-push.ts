@@ -18,14 +18,13 @@
 import type { Builder, BuildRequest, BuildResult, PushedRef, PushRequest, PushResult, RegistryCredential } from '../build/builder.ts';
 import { HoistError, isHoistError } from '../errors.ts';
 import { exec, type Runner } from '../exec/index.ts';
-import { copyImage } from '../image/copy.ts';
 import { DigestCache } from '../image/digest-cache.ts';
 import { DEFAULT_COMPRESSION_LEVEL } from '../image/streams.ts';
-import { parseReference } from '../model/reference.ts';
 import type { RegistryCredentials } from '../registry/auth.ts';
 import { RegistryClient } from '../registry/client.ts';
-import { openSource, parseTransport, registrySink } from '../registry/transports.ts';
+import { openSource, parseTransport } from '../registry/transports.ts';
 import { gzipEngineFor } from './compressor.ts';
+import { pushToRefs } from './native-push.ts';
 
 export const PUSHERS = ['auto', 'docker', 'hoist'] as const;
 export type Pusher = (typeof PUSHERS)[number];
@@ -118,21 +117,9 @@ export class EnginePushBuilder implements Builder {
     const source = await openSource(parseTransport(`docker-daemon:${req.image}`), {
       client: this.#client, run, env, compressionLevel: level, gzip, ...(req.signal ? { signal: req.signal } : {}),
     });
-    const cache = await DigestCache.open(this.opts.cacheDir);
     try {
-      const pushed: PushedRef[] = [];
-      for (const ref of req.refs) {
-        const t0 = performance.now();
-        const parsed = parseReference(ref, 'push');
-        if (!parsed.ok || !parsed.value.registry || !parsed.value.tag) throw new HoistError(`cannot push to ${ref}`, { code: 'build.push', op: 'push' });
-        const { registry, repository, tag } = parsed.value;
-        const r = await copyImage(source, registrySink(this.#client.repository(registry, repository), ref), { tag, gzip, compressionLevel: level, cache });
-        pushed.push({
-          ref, digest: r.digest, size: r.size, layersPushed: r.stats.uploaded + r.stats.compressed, layersExisting: r.stats.present,
-          layersMounted: r.stats.mounted, durationMs: Math.round(performance.now() - t0),
-        });
-      }
-      return pushed;
+      const cache = await DigestCache.open(this.opts.cacheDir);
+      return await pushToRefs(this.#client, req.refs, async () => source, { gzip, compressionLevel: level, cache });
     } finally {
       await source.close();
     }

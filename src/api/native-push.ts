@@ -7,10 +7,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Builder, BuildRequest, BuildResult, PushRequest, PushResult, RegistryCredential } from '../build/builder.ts';
+import type { Builder, BuildRequest, BuildResult, PushedRef, PushRequest, PushResult, RegistryCredential } from '../build/builder.ts';
 import { baseFromSource, parseOciRef, resolveOciLayout, type BaseImage, type BaseResolver } from '../build/native-base.ts';
 import { NativeBuilder } from '../build/native-builder.ts';
-import { copyImage } from '../image/copy.ts';
+import { type CopyOptions, copyImage } from '../image/copy.ts';
 import type { Descriptor } from '../image/descriptor.ts';
 import { openOciLayoutSource } from '../image/oci-layout.ts';
 import type { BlobOrigin, ImageSource } from '../image/source.ts';
@@ -94,22 +94,10 @@ export class NativePushBuilder implements Builder {
   async push(req: PushRequest): Promise<PushResult> {
     const built = this.#inner?.last;
     if (!built || !this.#dir) throw new HoistError('nothing was built to push', { code: 'build.native-push', op: 'push' });
-    const pushed = [];
-    for (const ref of req.refs) {
-      const t0 = performance.now();
-      const parsed = parseReference(ref, 'push');
-      if (!parsed.ok || !parsed.value.registry || !parsed.value.tag) throw new HoistError(`cannot push to ${ref}`, { code: 'build.native-push', op: 'push' });
-      const { registry, repository, tag } = parsed.value;
-      // The build stored its manifest in the layout under every ref it was asked to tag.
-      const layout = await openOciLayoutSource(this.#dir, ref);
-      const source = withBaseLayers(layout, this.#resolver.layers);
-      const result = await copyImage(source, registrySink(this.#client.repository(registry, repository), ref), { tag });
-      pushed.push({
-        ref, digest: result.digest, size: result.size, layersPushed: result.stats.uploaded, layersExisting: result.stats.present,
-        layersMounted: result.stats.mounted, durationMs: Math.round(performance.now() - t0),
-      });
-    }
-    return { pushed };
+    const dir = this.#dir;
+    // The build stored its manifest in the layout under every ref it was asked to tag.
+    const sourceFor = async (ref: string) => withBaseLayers(await openOciLayoutSource(dir, ref), this.#resolver.layers);
+    return { pushed: await pushToRefs(this.#client, req.refs, sourceFor) };
   }
 
   async dispose(): Promise<void> {
@@ -117,6 +105,29 @@ export class NativePushBuilder implements Builder {
     this.#client.close();
     if (this.#dir) await rm(this.#dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Copies an image to each of `refs` (registry/repository:tag) through `client`, reading it from
+ * `sourceFor(ref)`: one source may serve them all, and after the first ref the blobs are there
+ * and only HEADed. Counts the layers sent, whether uploaded as they were or compressed first.
+ */
+export async function pushToRefs(
+  client: RegistryClient, refs: readonly string[], sourceFor: (ref: string) => Promise<ImageSource>, opts: CopyOptions = {},
+): Promise<PushedRef[]> {
+  const pushed: PushedRef[] = [];
+  for (const ref of refs) {
+    const t0 = performance.now();
+    const parsed = parseReference(ref, 'push');
+    if (!parsed.ok || !parsed.value.registry || !parsed.value.tag) throw new HoistError(`cannot push to ${ref}`, { code: 'build.push', op: 'push' });
+    const { registry, repository, tag } = parsed.value;
+    const r = await copyImage(await sourceFor(ref), registrySink(client.repository(registry, repository), ref), { ...opts, tag });
+    pushed.push({
+      ref, digest: r.digest, size: r.size, layersPushed: r.stats.uploaded + r.stats.compressed, layersExisting: r.stats.present,
+      layersMounted: r.stats.mounted, durationMs: Math.round(performance.now() - t0),
+    });
+  }
+  return pushed;
 }
 
 /** The layout's blobs, plus base layers it only references, served from (and mountable from) the base's registry. */

@@ -47,7 +47,8 @@ Pusher, with the docker builder (--pusher, or HOIST_PUSHER; default auto):
            sends only the layers the registry lacks. Otherwise (a first push, no --cache-from,
            or a cache tag the job never pushes, like the seed's :latest) hoist's registry
            client: it reads the image from the engine and gzips the layers in parallel, ~2x
-           faster than docker push, which gzips every layer it has not pushed itself
+           faster than docker push, which gzips every layer the engine has not itself
+           pulled from or pushed to that registry
   docker   always docker push
   hoist    always hoist's registry client
 
