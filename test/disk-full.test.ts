@@ -177,8 +177,10 @@ describe('hoist push with TMPDIR on a full disk', { timeout: 240_000 }, () => {
     const env = jobEnv(world.sb, await mintToken(world.sb), {
       ECR_REPOSITORY: 'full/docker', IMAGE_TAG: '1', DOCKER_HOST: 'unix:///var/run/docker.sock', XDG_CACHE_HOME: cache, TMPDIR: disk,
     });
-    const r = await run(process.execPath, [HOIST, 'push', '--builder', 'docker', '--json', '--registry', world.sb.registry],
-      { cwd: context(`${world.sb.registry}/${BASE_REPO}:1`, 4 * MiB), env, timeoutMs: 150_000 });
+    // FROM an image the registry does not hold (so auto picks hoist), already in the engine.
+    const base = await ensureDockerBaseImage();
+    const r = await run(process.execPath, [HOIST, 'push', '--builder', 'docker', '--no-pull', '--json', '--registry', world.sb.registry],
+      { cwd: context(base.tag, 4 * MiB), env, timeoutMs: 150_000 });
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as { digest: string; pusher: { via: string; why: string } };
     assert.equal(report.pusher.via, 'docker');

@@ -11,27 +11,52 @@ import { after, describe, it } from 'node:test';
 
 import { selectBuilder } from '../src/api/builders.ts';
 import { choosePusher, EnginePushBuilder, parsePusher } from '../src/api/engine-push.ts';
+import { baseImages } from '../src/build/native.ts';
+import { parseDockerfile } from '../src/model/dockerfile/index.ts';
 import type { Builder, CacheSource, PushRequest } from '../src/build/builder.ts';
 import { tar } from './support/tar.ts';
 
-const built = (...statuses: CacheSource['status'][]) => ({ cacheSources: statuses.map((status, i) => ({ ref: `r/app:${i}`, status })) });
+const ECR = '831955480324.dkr.ecr.ap-south-1.amazonaws.com';
+const facts = (statuses: CacheSource['status'][], ...bases: [string[] | undefined] | []) =>
+  ({ cacheSources: statuses.map((status, i) => ({ ref: `${ECR}/app:${i}`, status })), bases: bases.length ? bases[0] : ['node:20-alpine'], registry: ECR });
 
 describe('choosePusher', () => {
   const cases: [string, Parameters<typeof choosePusher>, 'docker' | 'hoist'][] = [
-    ['no cache image in the registry (a first push; the seed, which never pushes :latest): hoist', ['auto', built('missing')], 'hoist'],
-    ['several cache images, none in the registry: hoist', ['auto', built('missing', 'missing')], 'hoist'],
-    ['the engine pulled the cache image: docker push', ['auto', built('available')], 'docker'],
-    ['one of two cache images pulled: docker push', ['auto', built('missing', 'available')], 'docker'],
-    ['a cache image that could not be pulled: hoist (the engine knows nothing of the registry)', ['auto', built('unavailable')], 'hoist'],
-    ['no cache image given (a fresh DinD engine knows no layer there): hoist', ['auto', built()], 'hoist'],
-    ['--pusher docker wins over a cold registry', ['docker', built('missing')], 'docker'],
-    ['--pusher hoist wins over a pulled cache image', ['hoist', built('available')], 'hoist'],
+    ['no cache image in the registry, base from Docker Hub (the seed\'s job): hoist', ['auto', facts(['missing'])], 'hoist'],
+    ['several cache images, none in the registry: hoist', ['auto', facts(['missing', 'missing'])], 'hoist'],
+    ['a cache image that could not be pulled: hoist (the engine knows nothing of the registry)', ['auto', facts(['unavailable'])], 'hoist'],
+    ['no cache image given (a fresh DinD engine knows no layer there): hoist', ['auto', facts([])], 'hoist'],
+    ['FROM scratch or an earlier stage only: hoist', ['auto', facts([], [])], 'hoist'],
+    ['base from another registry: hoist', ['auto', facts([], ['public.ecr.aws/docker/library/node:20', 'ghcr.io/acme/base:1'])], 'hoist'],
+    ['the engine pulled the cache image: docker push', ['auto', facts(['available'])], 'docker'],
+    ['one of two cache images pulled: docker push', ['auto', facts(['missing', 'available'])], 'docker'],
+    ['a base image in the same registry (docker push mounts its layers): docker push', ['auto', facts(['missing'], ['node:20', `${ECR}/base/node:20`])], 'docker'],
+    ['base images that cannot be told (an ARG without a value): docker push', ['auto', facts(['missing'], undefined)], 'docker'],
+    ['nothing built by this run: docker push', ['auto', undefined], 'docker'],
+    ['--pusher docker wins over a cold registry', ['docker', facts(['missing'])], 'docker'],
+    ['--pusher hoist wins over a pulled cache image', ['hoist', facts(['available'])], 'hoist'],
   ];
   for (const [name, args, via] of cases) it(name, () => assert.equal(choosePusher(...args).via, via));
 
   it('says why', () => {
-    assert.deepEqual(choosePusher('auto', built('available')), { via: 'docker', why: 'the cache image came from the registry: docker push sends only the layers it lacks' });
-    assert.deepEqual(choosePusher('hoist', built('available')), { via: 'hoist', why: '--pusher hoist' });
+    assert.deepEqual(choosePusher('auto', facts(['available'])), { via: 'docker', why: 'the cache image came from the registry: docker push sends only the layers it lacks' });
+    assert.deepEqual(choosePusher('auto', facts([], [`${ECR}/base/node:20`])),
+      { via: 'docker', why: `the base image ${ECR}/base/node:20 is in this registry: docker push mounts its layers, hoist would send them again` });
+    assert.deepEqual(choosePusher('hoist', facts(['available'])), { via: 'hoist', why: '--pusher hoist' });
+  });
+});
+
+describe('baseImages: what a build starts FROM', () => {
+  const df = (text: string) => parseDockerfile(text, 'Dockerfile');
+  it('the needed stages\' images, ARGs substituted, stages and scratch left out', () => {
+    const text = 'ARG BASE=node:20\nARG REG\nFROM ${BASE} AS build\nRUN make\nFROM scratch AS empty\nFROM ${REG}/runtime:1\nCOPY --from=build /out /\n';
+    assert.deepEqual(baseImages(df(text), undefined, { REG: 'r.example' }), ['node:20', 'r.example/runtime:1']);
+    assert.deepEqual(baseImages(df(text), 'build', { BASE: 'node:22' }), ['node:22']);
+    assert.deepEqual(baseImages(df('FROM alpine AS a\nFROM a\n'), undefined), ['alpine']);
+  });
+  it('an ARG without a value is empty, as in Docker; a name that is then no reference: undefined, not a guess', () => {
+    assert.deepEqual(baseImages(df('ARG PREFIX\nFROM ${PREFIX}node:20\n'), undefined), ['node:20']);
+    assert.equal(baseImages(df('ARG REG\nFROM ${REG}/x:1\n'), undefined), undefined);
   });
 });
 
@@ -58,6 +83,8 @@ describe('--pusher / HOIST_PUSHER', () => {
 
 describe('EnginePushBuilder', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'hoist-engine-push-'));
+  // Its base images are none the registry holds, so auto picks hoist.
+  writeFileSync(join(tmp, 'Dockerfile'), 'FROM scratch\nCOPY a /a\n');
 
   /** An engine whose only image has a zstd layer (a containerd store), which hoist cannot read on Node 20. */
   async function zstdEngine(): Promise<string> {

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
+import { ensureDockerBaseImage } from './support/base-image.ts';
 import { cleanEnv, run, runOk, skipUnless } from './support/components.ts';
 import { appDir, hoistPush, jobEnv } from './support/push-job.ts';
 import { admin, publishBase, sandboxToken } from './support/sandbox-admin.ts';
@@ -66,26 +67,36 @@ describe('hoist push against the sandbox and a real dockerd', { timeout: 900_000
     await run('docker', ['rmi', '-f', ref], { env });
   });
 
-  test('who pushes: hoist\'s registry client while no cache image is in the registry, docker push once the engine pulled one; both run', async (t) => {
+  test('who pushes: hoist\'s registry client while the registry holds nothing the engine pulled, else docker push; all run', async (t) => {
     if (await skipUnless(t, 'docker-unix', 'awscli')) return;
     const { sb, cwd } = await sandboxApp(t);
-    const env = jobEnv(sb, await sandboxToken(sb));
-    // The seed's job itself: its cache pull of :latest finds nothing, so every layer is new there.
-    const first = await hoistPush(cwd, env, ['--json', '--tag', '3.0.0', '--tag', 'latest', '--cache-from', ':latest']);
-    assert.equal(first.code, 0, first.stderr);
-    const a = JSON.parse(first.stdout) as Report & { pusher: { via: string; why: string } };
-    assert.deepEqual(a.pusher, { via: 'hoist', why: 'no cache image came from the registry, so docker push would gzip every layer itself' });
+    const job = async (tags: string[], args: string[]) => {
+      const r = await hoistPush(cwd, jobEnv(sb, await sandboxToken(sb)), ['--json', ...tags.flatMap((x) => ['--tag', x]), ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as Report & { pusher: { via: string; why: string } };
+    };
+    const seedBase = readFileSync(join(cwd, 'Dockerfile'), 'utf8');
+    // FROM an image the engine has but the registry does not (Docker Hub's, as in the seed), and
+    // the seed's cache pull of :latest finds nothing: every layer is new there.
+    writeFileSync(join(cwd, 'Dockerfile'), seedBase.replace(/^FROM .*$/m, `FROM ${(await ensureDockerBaseImage()).tag}`));
+    const a = await job(['3.0.0', 'latest'], ['--cache-from', ':latest', '--no-pull']);
+    assert.deepEqual(a.pusher, { via: 'hoist', why: 'no cache or base image came from this registry, so docker push would gzip every layer itself' });
     assert.ok(a.layers.pushed >= 2, JSON.stringify(a.layers));
     // Now :latest is there: the engine pulls it as the cache image, and docker push sends only what changed.
     writeFileSync(join(cwd, 'app.sh'), `${readFileSync(join(cwd, 'app.sh'), 'utf8')}# 3.0.1\n`);
-    const second = await hoistPush(cwd, { ...env, AWS_ID_TOKEN: await sandboxToken(sb) }, ['--json', '--tag', '3.0.1', '--tag', 'latest', '--cache-from', ':latest']);
-    assert.equal(second.code, 0, second.stderr);
-    const b = JSON.parse(second.stdout) as typeof a;
+    const b = await job(['3.0.1', 'latest'], ['--cache-from', ':latest', '--no-pull']);
     assert.equal(b.pusher.via, 'docker', b.pusher.why);
+    assert.match(b.pusher.why, /^the cache image came from the registry/);
     assert.ok(b.layers.existing >= 1, `the base layer was already there: ${JSON.stringify(b.layers)}`);
-    // Both images, pulled afresh from the registry, run.
+    // FROM an image in this registry (the sandbox's base), no cache image: docker push, which
+    // mounts the base's layers there.
+    writeFileSync(join(cwd, 'Dockerfile'), seedBase);
+    const c = await job(['3.0.2'], []);
+    assert.equal(c.pusher.via, 'docker', c.pusher.why);
+    assert.match(c.pusher.why, new RegExp(`^the base image ${sb.registry.replace(/\./g, '\\.')}/base/busybox:1 is in this registry`));
+    // Every image, pulled afresh from the registry, runs.
     const pullEnv = await adminDocker(sb);
-    for (const [tag, digest] of [['3.0.0', a.digest], ['3.0.1', b.digest]] as const) {
+    for (const [tag, digest] of [['3.0.0', a.digest], ['3.0.1', b.digest], ['3.0.2', c.digest]] as const) {
       const ref = `${sb.registry}/order-microservice:${tag}`;
       await run('docker', ['rmi', '-f', ref], { env: pullEnv });
       assert.match((await runOk('docker', ['pull', ref], { env: pullEnv, timeoutMs: 120_000 })).stdout, new RegExp(`Digest: ${digest}`));

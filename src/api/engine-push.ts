@@ -9,17 +9,23 @@
 // sends only the new ones and wins.
 //
 // `--pusher auto` (the default) therefore pushes with `docker push` when the engine pulled a
-// cache image from the registry (--cache-from), and with hoist otherwise: a first push, a job
-// without --cache-from, and the seed's own job, which pulls `:latest` but only ever pushes
-// IMAGE_TAG, so its cache pull never finds anything. A fresh DinD engine knows no layer of the
-// registry it did not pull. On a long-lived engine that pushed the same layers itself before,
-// `--pusher docker` can be the faster choice.
+// cache image (--cache-from) or a base image (FROM) from the registry it pushes to, and with
+// hoist otherwise: a first push, a job without --cache-from, and the seed's own job, which
+// pulls `:latest` but only ever pushes IMAGE_TAG, so its cache pull never finds anything. A
+// fresh DinD engine knows no layer of the registry it did not pull. On a long-lived engine that
+// pushed the same layers itself before, `--pusher docker` can be the faster choice.
 
-import type { Builder, BuildRequest, BuildResult, PushedRef, PushRequest, PushResult, RegistryCredential } from '../build/builder.ts';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import type { Builder, BuildRequest, BuildResult, CacheSource, PushedRef, PushRequest, PushResult, RegistryCredential } from '../build/builder.ts';
+import { baseImages } from '../build/native.ts';
 import { HoistError, isHoistError } from '../errors.ts';
 import { exec, type Runner } from '../exec/index.ts';
 import { DigestCache } from '../image/digest-cache.ts';
 import { DEFAULT_COMPRESSION_LEVEL } from '../image/streams.ts';
+import { parseDockerfile } from '../model/dockerfile/index.ts';
+import { parseReference } from '../model/reference.ts';
 import type { RegistryCredentials } from '../registry/auth.ts';
 import { RegistryClient } from '../registry/client.ts';
 import { openSource, parseTransport } from '../registry/transports.ts';
@@ -40,16 +46,48 @@ export interface PusherChoice {
   why: string;
 }
 
+/** What the choice of pusher goes by. */
+export interface PushFacts {
+  /** The build's cache images, and whether the engine pulled them. */
+  cacheSources: readonly CacheSource[];
+  /** The images the build starts FROM (baseImages); undefined when they could not be told. */
+  bases: readonly string[] | undefined;
+  /** The registry the image goes to. */
+  registry: string;
+}
+
 /**
- * Who pushes an engine-built image, by what the build found of its cache images: docker push
- * only when the engine pulled one from the registry, and so knows which layers are there.
+ * Who pushes an engine-built image. docker push when the engine knows layers of it are in the
+ * registry already: it pulled a cache image or a base image from there (docker push then skips
+ * or mounts those layers; hoist, gzipping them afresh, would name them by other digests and send
+ * them again). hoist otherwise: every layer is new there, and docker push would gzip each itself.
  */
-export function choosePusher(wanted: Pusher, built: Pick<BuildResult, 'cacheSources'> | undefined): PusherChoice {
+export function choosePusher(wanted: Pusher, facts: PushFacts | undefined): PusherChoice {
   if (wanted !== 'auto') return { via: wanted, why: `--pusher ${wanted}` };
-  if (built?.cacheSources.some((s) => s.status === 'available')) {
+  if (!facts) return { via: 'docker', why: 'nothing was built by this run' };
+  if (facts.cacheSources.some((s) => s.status === 'available')) {
     return { via: 'docker', why: 'the cache image came from the registry: docker push sends only the layers it lacks' };
   }
-  return { via: 'hoist', why: 'no cache image came from the registry, so docker push would gzip every layer itself' };
+  if (facts.bases === undefined) return { via: 'docker', why: 'the base images could not be told from the Dockerfile: docker push knows what the engine pulled' };
+  const local = facts.bases.find((b) => registryOf(b) === facts.registry);
+  if (local !== undefined) return { via: 'docker', why: `the base image ${local} is in this registry: docker push mounts its layers, hoist would send them again` };
+  return { via: 'hoist', why: 'no cache or base image came from this registry, so docker push would gzip every layer itself' };
+}
+
+/** A reference's registry, Docker Hub's for bare names. */
+function registryOf(ref: string): string | undefined {
+  const parsed = parseReference(ref);
+  return parsed.ok ? parsed.value.registry ?? 'docker.io' : undefined;
+}
+
+/** The FROM images of a build, as the Dockerfile names them; undefined when it cannot be read (the build says why). */
+async function basesOf(req: BuildRequest): Promise<string[] | undefined> {
+  const file = req.dockerfile ?? join(req.context, 'Dockerfile');
+  try {
+    return baseImages(parseDockerfile(await readFile(file, 'utf8'), file), req.target, req.buildArgs ?? {});
+  } catch {
+    return undefined;
+  }
 }
 
 function fallbackReason(err: unknown): string | undefined {
@@ -72,7 +110,7 @@ export class EnginePushBuilder implements Builder {
   readonly backend: string;
   readonly #creds = new Map<string, RegistryCredentials>();
   readonly #client = new RegistryClient({ credentials: (host) => this.#creds.get(host) });
-  #built: BuildResult | undefined;
+  #built: { result: BuildResult; bases: string[] | undefined } | undefined;
 
   constructor(private readonly inner: Builder, private readonly opts: EnginePushOptions) {
     this.backend = inner.backend;
@@ -89,12 +127,15 @@ export class EnginePushBuilder implements Builder {
   }
 
   async build(req: BuildRequest): Promise<BuildResult> {
-    this.#built = await this.inner.build(req);
-    return this.#built;
+    const result = await this.inner.build(req);
+    this.#built = { result, bases: await basesOf(req) };
+    return result;
   }
 
   async push(req: PushRequest): Promise<PushResult> {
-    const choice = choosePusher(this.opts.pusher, this.#built);
+    const built = this.#built;
+    const registry = req.refs[0] === undefined ? undefined : registryOf(req.refs[0]);
+    const choice = choosePusher(this.opts.pusher, built && registry ? { cacheSources: built.result.cacheSources, bases: built.bases, registry } : undefined);
     if (choice.via === 'docker') return { ...(await this.inner.push(req)), pusher: choice };
     try {
       return { pushed: await this.#copy(req), pusher: choice };

@@ -16,6 +16,7 @@ import type { ImageConfig } from '../image/image-config.ts';
 import { openOciLayoutSink } from '../image/oci-layout.ts';
 import { expandWord, parseDockerfile, type Dockerfile } from '../model/dockerfile/index.ts';
 import { parsePlatform, type Platform } from '../model/platform.ts';
+import { parseReference } from '../model/reference.ts';
 import type { BaseResolver } from './native-base.ts';
 import { loadContext } from './native-context.ts';
 import { startStage, type BuildScope } from './native-sources.ts';
@@ -89,6 +90,24 @@ export function neededStages(df: Dockerfile, target: number): Set<number> {
   };
   visit(target);
   return need;
+}
+
+/**
+ * The images the stages needed for `target` start FROM, in stage order, after ARG substitution
+ * (global ARGs and build args; an ARG without a value is empty, as in Docker): not earlier
+ * stages, not scratch. Undefined when one is no image reference after that (the build fails).
+ */
+export function baseImages(df: Dockerfile, target: string | undefined, buildArgs: Record<string, string> = {}): string[] | undefined {
+  const vars = globalArgs(df, buildArgs);
+  const names = new Set(df.stages.flatMap((st) => (st.name ? [st.name, String(st.index)] : [String(st.index)])));
+  const out: string[] = [];
+  for (const i of [...neededStages(df, targetIndex(df, target))].sort((a, b) => a - b)) {
+    const ref = expandWord(df.stages[i]!.from.image, vars, df.directives.escape).trim();
+    if (ref.toLowerCase() === 'scratch' || names.has(ref.toLowerCase())) continue;
+    if (!parseReference(ref).ok) return undefined;
+    out.push(ref);
+  }
+  return out;
 }
 
 function targetIndex(df: Dockerfile, target: string | undefined): number {

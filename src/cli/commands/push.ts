@@ -43,12 +43,12 @@ Builder (--builder, or HOIST_BUILDER; default docker):
   auto     native when the stages to build have no RUN, docker otherwise
 
 Pusher, with the docker builder (--pusher, or HOIST_PUSHER; default auto):
-  auto     docker push when the engine pulled a --cache-from image from the registry: it then
-           sends only the layers the registry lacks. Otherwise (a first push, no --cache-from,
-           or a cache tag the job never pushes, like the seed's :latest) hoist's registry
-           client: it reads the image from the engine and gzips the layers in parallel, ~2x
-           faster than docker push, which gzips every layer the engine has not itself
-           pulled from or pushed to that registry
+  auto     docker push when the engine pulled a --cache-from image or a FROM image from the
+           registry it pushes to: it then skips or mounts those layers. Otherwise (a first
+           push, no --cache-from, a cache tag the job never pushes like the seed's :latest,
+           bases from Docker Hub) hoist's registry client: it reads the image from the engine
+           and gzips the layers in parallel, ~2x faster than docker push, which gzips every
+           layer the engine has not itself pulled from or pushed to that registry
   docker   always docker push
   hoist    always hoist's registry client
 
