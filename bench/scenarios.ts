@@ -1,7 +1,7 @@
-// Bench scenarios beyond plain copies: peak memory on a huge layer.
+// Bench scenarios beyond plain copies: peak memory on a huge layer, native builds, the seed's job.
 
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanEnv, run, runOk } from '../test/support/components.ts';
 import type { Row } from './run.ts';
@@ -104,4 +104,56 @@ export async function nativeScenario(d: NativeDeps): Promise<void> {
     return a + b;
   }));
   d.goal(s, 'hoist at least 3x faster', docker.min / hoist.min, (r) => r >= 3);
+}
+
+interface JobDeps {
+  measureInterleaved: (scenario: string, tools: [string, () => Promise<number>][]) => Promise<Map<string, { min: number }>>;
+  timed: (cmd: string, args: string[], env?: NodeJS.ProcessEnv) => Promise<number>;
+  hoist: string;
+  work: string;
+  /** The bench image, as the engine holds it. */
+  image: string;
+}
+
+/**
+ * The seed's whole job against the sandbox (STS, ECR, its registry), on an image FROM the bench
+ * image plus one COPY: `hoist push --builder docker` (its default pusher) against the seed's own
+ * script (test/fixtures/seed-job.sh: aws CLI v2, docker login, describe-or-create, cache pull,
+ * build, tag, docker push). Both build without --pull, as the base exists only in the engine;
+ * each run gets a fresh sandbox, so every push is cold, as it is for the seed, which never pushes
+ * the :latest it pulls.
+ */
+export async function seedJobScenario(d: JobDeps): Promise<void> {
+  const s = 'the seed job, docker builder';
+  const { startSandboxProcess } = await import('../test/support/sandbox-cli.ts');
+  const { sandboxToken, ROLE_ARN } = await import('../test/support/sandbox-admin.ts');
+  const { jobEnv } = await import('../test/support/push-job.ts');
+  const { awsCliV2 } = await import('../test/support/components.ts');
+  const ctx = join(d.work, 'job-ctx');
+  mkdirSync(ctx, { recursive: true });
+  writeFileSync(join(ctx, 'app.txt'), 'order-microservice\n');
+  writeFileSync(join(ctx, 'Dockerfile'), `FROM ${d.image}\nCOPY app.txt /app/app.txt\n`);
+  const script = join(d.work, 'seed-job-nopull.sh');
+  writeFileSync(script, readFileSync(join(import.meta.dirname, '..', 'test', 'fixtures', 'seed-job.sh'), 'utf8').replace('docker build --pull ', 'docker build '));
+  const inSandbox = async (fn: (sb: Awaited<ReturnType<typeof startSandboxProcess>>, token: string, tmp: string) => Promise<number>): Promise<number> => {
+    const sb = await startSandboxProcess();
+    const tmp = mkdtempSync(join(d.work, 'job-'));
+    try {
+      return await fn(sb, await sandboxToken(sb), tmp);
+    } finally {
+      await sb.stop();
+      await run('docker', ['rmi', `${sb.registry}/order-microservice:3.0.0`, 'order-microservice:latest'], { env: cleanEnv() });
+      await run('rm', ['-rf', tmp]);
+    }
+  };
+  await d.measureInterleaved(s, [
+    ['hoist push --builder docker', () => inSandbox((sb, token, tmp) =>
+      d.timed(process.execPath, [d.hoist, 'push', '--builder', 'docker', '--no-pull', '--quiet', '--context', ctx],
+        jobEnv(sb, token, { XDG_CACHE_HOME: tmp })))],
+    ["the seed's script (docker push)", () => inSandbox((sb, token, tmp) => d.timed('bash', ['-c', `cd ${ctx} && bash ${script} >/dev/null`], cleanEnv({
+      AWS_V2: awsCliV2(), AWS_ENDPOINT_URL: sb.url, AWS_EC2_METADATA_DISABLED: 'true', DOCKER_CONFIG: join(tmp, 'docker'), JOB_TMP: tmp,
+      AWS_ACCOUNT_ID: '831955480324', AWS_REGION: 'ap-south-1', AWS_ROLE_ARN: ROLE_ARN, ECR_REPOSITORY: 'order-microservice', IMAGE_TAG: '3.0.0',
+      ECR_REGISTRY_OVERRIDE: sb.registry, AWS_ID_TOKEN: token, CI_COMMIT_SHA: 'f'.repeat(40), CI_COMMIT_REF_NAME: 'master', CI_PIPELINE_ID: '4242',
+    })))],
+  ]);
 }
