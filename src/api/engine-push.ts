@@ -2,11 +2,10 @@
 // it has no record of at level 6 on one core inside the engine. hoist's registry client reads
 // the image from the engine (docker-daemon:, engine-socket.ts) and gzips it with igzip in
 // parallel while it streams: from the same engine, 2.3x faster than docker push on the bench
-// image (BENCHMARKS.md). The whole `hoist push --builder docker` of that image (FROM it, one
-// COPY) to an empty sandbox registry, 2 runs each: 12.0-13.2 s pushed by hoist, 25.6-26.6 s by
-// docker push. But `docker save` exports every layer, so where the engine knows most
-// layers are in the registry already — it pulled the cache image from there — `docker push`
-// sends only the new ones and wins.
+// image; the seed's whole job on an image FROM it: 13.3 s as `hoist push`, 28.2 s as the seed's
+// own script (BENCHMARKS.md, "the seed job"). But `docker save` exports every layer, so where
+// the engine knows layers are in the registry already (it pulled them from there), `docker
+// push` skips or mounts those and sends only the new ones.
 //
 // `--pusher auto` (the default) therefore pushes with `docker push` when the engine pulled a
 // cache image (--cache-from) or a base image (FROM) from the registry it pushes to, and with
