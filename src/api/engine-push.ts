@@ -25,11 +25,9 @@ import { DigestCache } from '../image/digest-cache.ts';
 import { DEFAULT_COMPRESSION_LEVEL } from '../image/streams.ts';
 import { parseDockerfile } from '../model/dockerfile/index.ts';
 import { parseReference } from '../model/reference.ts';
-import type { RegistryCredentials } from '../registry/auth.ts';
-import { RegistryClient } from '../registry/client.ts';
 import { openSource, parseTransport } from '../registry/transports.ts';
 import { gzipEngineFor } from './compressor.ts';
-import { pushToRefs } from './native-push.ts';
+import { RegistryPush } from './registry-push.ts';
 
 export const PUSHERS = ['auto', 'docker', 'hoist'] as const;
 export type Pusher = (typeof PUSHERS)[number];
@@ -107,8 +105,7 @@ export interface EnginePushOptions {
 /** The docker builder, pushing with docker push or hoist's registry client (choosePusher). */
 export class EnginePushBuilder implements Builder {
   readonly backend: string;
-  readonly #creds = new Map<string, RegistryCredentials>();
-  readonly #client = new RegistryClient({ credentials: (host) => this.#creds.get(host) });
+  readonly #push = new RegistryPush();
   #built: { result: BuildResult; bases: string[] | undefined } | undefined;
 
   constructor(private readonly inner: Builder, private readonly opts: EnginePushOptions) {
@@ -120,8 +117,7 @@ export class EnginePushBuilder implements Builder {
   }
 
   async login(cred: RegistryCredential): Promise<void> {
-    // The renewal goes along: the registry client renews an ECR token before it expires.
-    this.#creds.set(cred.registry, { username: cred.username, password: cred.password, ...(cred.renewal ? { renewal: cred.renewal } : {}) });
+    this.#push.login(cred);
     await this.inner.login(cred);
   }
 
@@ -155,19 +151,18 @@ export class EnginePushBuilder implements Builder {
     const level = DEFAULT_COMPRESSION_LEVEL;
     const gzip = gzipEngineFor('auto', level, env, run);
     const source = await openSource(parseTransport(`docker-daemon:${req.image}`), {
-      client: this.#client, run, env, compressionLevel: level, gzip, ...(req.signal ? { signal: req.signal } : {}),
+      client: this.#push.client, run, env, compressionLevel: level, gzip, ...(req.signal ? { signal: req.signal } : {}),
     });
     try {
       const cache = await DigestCache.open(this.opts.cacheDir);
-      return await pushToRefs(this.#client, req.refs, async () => source, { gzip, compressionLevel: level, cache });
+      return await this.#push.toRefs(req.refs, async () => source, { gzip, compressionLevel: level, cache });
     } finally {
       await source.close();
     }
   }
 
   async dispose(): Promise<void> {
-    this.#creds.clear();
-    this.#client.close();
+    this.#push.close();
     await this.inner.dispose();
   }
 }

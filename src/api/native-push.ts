@@ -7,21 +7,20 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Builder, BuildRequest, BuildResult, PushedRef, PushRequest, PushResult, RegistryCredential } from '../build/builder.ts';
+import type { Builder, BuildRequest, BuildResult, PushRequest, PushResult, RegistryCredential } from '../build/builder.ts';
 import { baseFromSource, parseOciRef, resolveOciLayout, type BaseImage, type BaseResolver } from '../build/native-base.ts';
 import { NativeBuilder } from '../build/native-builder.ts';
-import { type CopyOptions, copyImage } from '../image/copy.ts';
 import type { Descriptor } from '../image/descriptor.ts';
 import { openOciLayoutSource } from '../image/oci-layout.ts';
 import type { BlobOrigin, ImageSource } from '../image/source.ts';
 import type { Platform } from '../model/platform.ts';
 import { parseReference } from '../model/reference.ts';
-import type { RegistryCredentials } from '../registry/auth.ts';
 import { RegistryClient } from '../registry/client.ts';
-import { registrySink, registrySource } from '../registry/transports.ts';
+import { registrySource } from '../registry/transports.ts';
 import { HoistError, isHoistError } from '../errors.ts';
 import { type DiskUse, mapDiskFull } from '../fs/disk-full.ts';
 import { DEFAULT_RETRY, withRetry } from '../http/retry.ts';
+import { RegistryPush } from './registry-push.ts';
 
 interface BaseLayer {
   source: ImageSource;
@@ -58,9 +57,8 @@ export interface NativePushOptions {
 
 export class NativePushBuilder implements Builder {
   readonly backend = 'native';
-  readonly #creds = new Map<string, RegistryCredentials>();
-  readonly #client = new RegistryClient({ credentials: (host) => this.#creds.get(host) });
-  readonly #resolver = new RegistryBaseResolver(this.#client);
+  readonly #push = new RegistryPush();
+  readonly #resolver = new RegistryBaseResolver(this.#push.client);
   #dir: string | undefined;
   #inner: NativeBuilder | undefined;
 
@@ -83,8 +81,7 @@ export class NativePushBuilder implements Builder {
   }
 
   async login(cred: RegistryCredential): Promise<void> {
-    // The renewal goes along: the registry client renews an ECR token before it expires.
-    this.#creds.set(cred.registry, { username: cred.username, password: cred.password, ...(cred.renewal ? { renewal: cred.renewal } : {}) });
+    this.#push.login(cred);
   }
 
   async build(req: BuildRequest): Promise<BuildResult> {
@@ -97,37 +94,13 @@ export class NativePushBuilder implements Builder {
     const dir = this.#dir;
     // The build stored its manifest in the layout under every ref it was asked to tag.
     const sourceFor = async (ref: string) => withBaseLayers(await openOciLayoutSource(dir, ref), this.#resolver.layers);
-    return { pushed: await pushToRefs(this.#client, req.refs, sourceFor) };
+    return { pushed: await this.#push.toRefs(req.refs, sourceFor) };
   }
 
   async dispose(): Promise<void> {
-    this.#creds.clear();
-    this.#client.close();
+    this.#push.close();
     if (this.#dir) await rm(this.#dir, { recursive: true, force: true });
   }
-}
-
-/**
- * Copies an image to each of `refs` (registry/repository:tag) through `client`, reading it from
- * `sourceFor(ref)`: one source may serve them all, and after the first ref the blobs are there
- * and only HEADed. Counts the layers sent, whether uploaded as they were or compressed first.
- */
-export async function pushToRefs(
-  client: RegistryClient, refs: readonly string[], sourceFor: (ref: string) => Promise<ImageSource>, opts: CopyOptions = {},
-): Promise<PushedRef[]> {
-  const pushed: PushedRef[] = [];
-  for (const ref of refs) {
-    const t0 = performance.now();
-    const parsed = parseReference(ref, 'push');
-    if (!parsed.ok || !parsed.value.registry || !parsed.value.tag) throw new HoistError(`cannot push to ${ref}`, { code: 'build.push', op: 'push' });
-    const { registry, repository, tag } = parsed.value;
-    const r = await copyImage(await sourceFor(ref), registrySink(client.repository(registry, repository), ref), { ...opts, tag });
-    pushed.push({
-      ref, digest: r.digest, size: r.size, layersPushed: r.stats.uploaded + r.stats.compressed, layersExisting: r.stats.present,
-      layersMounted: r.stats.mounted, durationMs: Math.round(performance.now() - t0),
-    });
-  }
-  return pushed;
 }
 
 /** The layout's blobs, plus base layers it only references, served from (and mountable from) the base's registry. */

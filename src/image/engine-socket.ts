@@ -29,7 +29,7 @@ import { readAll } from './streams.ts';
 export type EngineEndpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
 
 /** As DOCKER_HOST writes it, for messages. */
-export function endpointText(e: EngineEndpoint): string {
+function endpointText(e: EngineEndpoint): string {
   return e.kind === 'unix' ? `unix://${e.path}` : `tcp://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`;
 }
 
