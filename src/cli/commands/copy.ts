@@ -10,7 +10,6 @@ import { ECR_HELP, REGISTRY_HELP, REGISTRY_OPTIONS, credentialsFrom, ecrCredenti
 import { usageError } from '../render.ts';
 import type { Parsed } from '../args.ts';
 import type { RegistryCredentials } from '../../registry/auth.ts';
-import { join } from 'node:path';
 
 const HELP = `Usage: hoist copy SRC DST [flags]
 
